@@ -1,0 +1,41 @@
+// The harness's verbs. Each returns the process exit code:
+//   0 ok, 1 a case failed / the run was interrupted, 2 usage or input error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace rpcbench::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitInputError = 2;
+inline constexpr const char* kDefaultDb = "results/rpcbench.db";
+
+struct RunArgs {
+  std::string suite, profile, device = "cpu", db = kDefaultDb, json;
+  std::vector<std::string> plugin_dirs;
+  long long seed = -1;
+  int threads = 0;
+  bool resume = false, quiet = false;
+};
+struct ListArgs {
+  std::string what = "plugins";
+  std::vector<std::string> plugin_dirs;
+  std::string suites_dir = "suites";
+};
+struct QueryArgs {
+  std::string sql, db = kDefaultDb, format = "table", suite;
+};
+
+void add_run(CLI::App& app, RunArgs& args);
+void add_list(CLI::App& app, ListArgs& args);
+void add_query(CLI::App& app, QueryArgs& args);
+
+int run_command(const RunArgs& args, const std::string& command_line);
+int list_command(const ListArgs& args);
+int query_command(const QueryArgs& args);
+
+}  // namespace rpcbench::cli

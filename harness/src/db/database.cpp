@@ -1,0 +1,221 @@
+#include "db/database.hpp"
+
+#include "util/errors.hpp"
+
+#include <sqlite3.h>
+
+#include <cmath>
+
+namespace rpcbench {
+namespace {
+
+// Each entry migrates from version i to i + 1.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE runs (
+  run_id INTEGER PRIMARY KEY,
+  suite_name TEXT NOT NULL,
+  suite_path TEXT NOT NULL,
+  suite_sha256 TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  task TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  resolved_suite TEXT NOT NULL,
+  resolved_hash TEXT NOT NULL,
+  git_sha TEXT, git_dirty INTEGER,
+  harness_version TEXT, libtorch_version TEXT, compiler TEXT, build_type TEXT,
+  cpu_model TEXT, host TEXT, device TEXT, threads INTEGER, blas TEXT,
+  command_line TEXT, pid INTEGER,
+  provenance TEXT NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT,
+  status TEXT NOT NULL, message TEXT
+);
+CREATE TABLE run_plugins (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+  kind TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, build_id TEXT NOT NULL,
+  path TEXT NOT NULL, file_sha256 TEXT NOT NULL,
+  PRIMARY KEY (run_id, kind, name)
+);
+CREATE TABLE cases (
+  case_id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+  case_key TEXT NOT NULL,
+  dataset TEXT NOT NULL, encoder TEXT NOT NULL, objective TEXT NOT NULL,
+  repeat INTEGER NOT NULL, seed INTEGER NOT NULL,
+  config_text TEXT NOT NULL, config_hash TEXT NOT NULL,
+  device TEXT NOT NULL, threads INTEGER NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT, wall_seconds REAL,
+  status TEXT NOT NULL, message TEXT, stopped_step INTEGER,
+  UNIQUE (run_id, case_key)
+);
+CREATE TABLE samples (
+  case_id INTEGER NOT NULL REFERENCES cases(case_id) ON DELETE CASCADE,
+  name TEXT NOT NULL, step INTEGER NOT NULL, value REAL,
+  PRIMARY KEY (case_id, name, step)
+) WITHOUT ROWID;
+CREATE TABLE summaries (
+  case_id INTEGER NOT NULL REFERENCES cases(case_id) ON DELETE CASCADE,
+  scope TEXT NOT NULL, name TEXT NOT NULL, value REAL,
+  PRIMARY KEY (case_id, scope, name)
+) WITHOUT ROWID;
+CREATE VIEW case_summaries AS
+  SELECT r.run_id, r.suite_name, r.profile, c.case_id, c.case_key, c.dataset, c.objective,
+         c.repeat, c.status, s.scope, s.name, s.value
+  FROM summaries s JOIN cases c USING (case_id) JOIN runs r USING (run_id);
+)sql",
+};
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr);
+  if (rc != SQLITE_OK) throw InputError(std::string("SQL error: ") + sqlite3_errmsg(db_) + " in: " + sql);
+  if (stmt_ == nullptr) throw InputError("SQL error: empty statement: " + sql);
+}
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+  other.stmt_ = nullptr;
+}
+
+void Statement::check(int rc, const char* what) const {
+  if (rc != SQLITE_OK)
+    throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+Statement& Statement::bind(int index, std::int64_t value) {
+  check(sqlite3_bind_int64(stmt_, index, value), "sqlite3_bind_int64");
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  if (std::isnan(value)) return bind_null(index);
+  check(sqlite3_bind_double(stmt_, index, value), "sqlite3_bind_double");
+  return *this;
+}
+Statement& Statement::bind(int index, const std::string& value) {
+  check(sqlite3_bind_text(stmt_, index, value.c_str(), static_cast<int>(value.size()),
+                          SQLITE_TRANSIENT),
+        "sqlite3_bind_text");
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  check(sqlite3_bind_null(stmt_, index), "sqlite3_bind_null");
+  return *this;
+}
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw std::runtime_error(std::string("SQLite: ") + sqlite3_errmsg(db_));
+}
+void Statement::run() {
+  while (step()) {
+  }
+  reset();
+}
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+std::string Statement::column_name(int i) const { return sqlite3_column_name(stmt_, i); }
+bool Statement::is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
+std::int64_t Statement::column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
+double Statement::column_double(int i) const { return sqlite3_column_double(stmt_, i); }
+std::string Statement::column_text(int i) const {
+  const auto* t = sqlite3_column_text(stmt_, i);
+  return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
+}
+int Statement::column_type(int i) const { return sqlite3_column_type(stmt_, i); }
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
+Database::Database(const std::filesystem::path& path, Mode mode) : path_(path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(path, ec).parent_path();
+  if (mode == Mode::read_only && !std::filesystem::exists(path, ec))
+    throw InputError("database '" + path.string() + "' does not exist");
+  if (mode == Mode::read_write && !std::filesystem::is_directory(dir, ec))
+    throw InputError("cannot create database '" + path.string() + "': directory '" + dir.string() +
+                     "' does not exist");
+  const int flags = mode == Mode::read_only ? SQLITE_OPEN_READONLY
+                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.string().c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw InputError("cannot open database '" + path.string() + "': " + message);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  try {
+    exec("PRAGMA foreign_keys = ON");
+    if (mode == Mode::read_write) {
+      exec("PRAGMA journal_mode = WAL");
+      exec("PRAGMA synchronous = NORMAL");
+      migrate();
+    } else {
+      const int version = schema_version();
+      if (version == 0)
+        throw InputError("'" + path.string() + "' is not an rpcbench results database");
+      if (version > kSchemaVersion)
+        throw InputError("database '" + path.string() + "' has schema " + std::to_string(version) +
+                         ", newer than this harness's " + std::to_string(kSchemaVersion));
+    }
+  } catch (const std::runtime_error& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    // A directory that is not writable, a file that is not a database: an input error.
+    throw InputError("cannot use database '" + path.string() + "': " + e.what());
+  }
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    throw std::runtime_error("SQLite: " + message);
+  }
+}
+
+std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+
+int Database::schema_version() {
+  Statement s(db_, "PRAGMA user_version");
+  s.step();
+  return static_cast<int>(s.column_int(0));
+}
+
+void Database::migrate() {
+  const int version = schema_version();
+  if (version > kSchemaVersion)
+    throw InputError("database '" + path_.string() + "' has schema " + std::to_string(version) +
+                     ", newer than this harness's " + std::to_string(kSchemaVersion));
+  if (version == 0) {
+    Statement tables(db_, "SELECT count(*) FROM sqlite_master");
+    tables.step();
+    if (tables.column_int(0) != 0)
+      throw InputError("'" + path_.string() + "' is an SQLite database but not an rpcbench one");
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    Transaction t(*this);
+    exec(kMigrations[v]);
+    exec("PRAGMA user_version = " + std::to_string(v + 1));
+    t.commit();
+  }
+}
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+}
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace rpcbench

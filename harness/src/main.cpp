@@ -1,0 +1,45 @@
+// harness: run suites, list plugins, query results. Exit codes: 0 ok, 1 failure, 2 input error.
+#include "cli/commands.hpp"
+#include "run/environment.hpp"
+#include "util/errors.hpp"
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  using namespace rpcbench::cli;
+  CLI::App app{"rpcbench harness: contrastive objectives and MI estimators, benchmarked reproducibly"};
+  app.set_version_flag("--version", rpcbench::harness_version());
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 ok, 1 a case failed or the run was interrupted, 2 usage or input error.");
+  RunArgs run_args;
+  ListArgs list_args;
+  QueryArgs query_args;
+  add_run(*app.add_subcommand("run", "run a suite and record its results"), run_args);
+  add_list(*app.add_subcommand("list", "list plugins, tasks or suites"), list_args);
+  add_query(*app.add_subcommand("query", "query a results database"), query_args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitInputError;
+  }
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  try {
+    if (app.got_subcommand("run")) return run_command(run_args, command_line);
+    if (app.got_subcommand("list")) return list_command(list_args);
+    if (app.got_subcommand("query")) return query_command(query_args);
+  } catch (const rpcbench::InputError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitInputError;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kExitFailure;
+  }
+  return kExitInputError;
+}

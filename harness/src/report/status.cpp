@@ -1,0 +1,17 @@
+#include "report/reporter.hpp"
+
+namespace rpcbench {
+
+const char* to_string(CaseStatus status) {
+  switch (status) {
+    case CaseStatus::running: return "running";
+    case CaseStatus::finished: return "finished";
+    case CaseStatus::failed: return "failed";
+    case CaseStatus::diverged: return "diverged";
+    case CaseStatus::killed: return "killed";
+    case CaseStatus::skipped: return "skipped";
+  }
+  return "unknown";
+}
+
+}  // namespace rpcbench

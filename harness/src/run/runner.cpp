@@ -1,0 +1,75 @@
+#include "run/runner.hpp"
+
+#include "run/environment.hpp"
+
+#include <c10/util/Exception.h>
+
+#include <chrono>
+#include <csignal>
+
+namespace rpcbench {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+const std::atomic<bool>& install_stop_handlers() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  return g_stop;
+}
+
+RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter) {
+  static const std::atomic<bool> never{false};
+  const std::atomic<bool>& stop = request.stop_requested ? *request.stop_requested : never;
+  request.info.suite = request.suite;
+  request.info.case_count = cases.size();
+  reporter.run_started(request.info);
+
+  RunEnd end;
+  std::vector<CaseReport> reports;
+  for (const Case& c : cases) {
+    if (stop.load()) break;
+    if (request.skip_case_keys.count(c.key) != 0) continue;
+    reporter.case_started(c);
+    CaseReport report;
+    report.c = &c;
+    report.started_at = utc_now();
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop};
+      CaseOutcome outcome = request.task->run(run);
+      report.status = outcome.status;
+      report.message = std::move(outcome.message);
+      report.stopped_step = outcome.stopped_step;
+      report.summary = std::move(outcome.summary);
+    } catch (const c10::Error& e) {
+      report.status = CaseStatus::failed;
+      report.message = first_line(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      report.status = CaseStatus::failed;
+      report.message = e.what();
+    } catch (...) {
+      report.status = CaseStatus::failed;
+      report.message = "unknown exception";
+    }
+    report.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.finished_at = utc_now();
+    reporter.case_finished(report);
+    if (report.status == CaseStatus::failed) end.status = CaseStatus::failed;
+    reports.push_back(std::move(report));
+  }
+  if (stop.load()) end.status = CaseStatus::killed;
+  end.tables = request.task->tables(*request.suite, reports);
+  end.finished_at = utc_now();
+  reporter.run_finished(end);
+  return end;
+}
+
+}  // namespace rpcbench

@@ -1,0 +1,30 @@
+// The run loop: one case at a time, seeded, each failure recorded as data while the suite goes on.
+#pragma once
+
+#include "plugin/registry.hpp"
+#include "report/reporter.hpp"
+#include "suite/suite.hpp"
+#include "tasks/task.hpp"
+
+#include <atomic>
+#include <set>
+
+namespace rpcbench {
+
+struct RunRequest {
+  const Suite* suite = nullptr;
+  const Task* task = nullptr;
+  const PluginRegistry* registry = nullptr;
+  torch::Device device = torch::kCPU;
+  RunInfo info;                              // provenance, filled by the caller
+  std::set<std::string> skip_case_keys;      // completed in the run being resumed
+  const std::atomic<bool>* stop_requested = nullptr;
+};
+
+RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter);
+
+// SIGINT/SIGTERM set the returned flag; the running case stops at its next step, is recorded as
+// 'killed', and the run ends cleanly.
+const std::atomic<bool>& install_stop_handlers();
+
+}  // namespace rpcbench

@@ -1,0 +1,69 @@
+// A suite: one task, its datasets, encoder and objectives with resolved parameters, expanded into
+// cases (dataset × objective × repeat) with seeds derived from the suite seed and the case key.
+#pragma once
+
+#include "plugin/registry.hpp"
+
+#include <rpcbench/plugin.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rpcbench {
+
+class TaskCatalog;
+
+struct PluginUse {
+  const PluginDescriptor* plugin = nullptr;
+  std::string label;  // unique within its list; the plugin name unless the suite sets one
+  Params params;      // every declared parameter, defaults filled in
+};
+
+struct Suite {
+  std::filesystem::path path;
+  std::string file_sha256;
+  std::string name;
+  std::string task;
+  std::string description;
+  std::string profile;  // "" for the default profile
+  std::vector<std::string> profiles;
+  std::uint64_t seed = 0;
+  std::int64_t repeats = 1;
+  Params task_params;
+  PluginUse encoder;
+  std::vector<PluginUse> datasets;
+  std::vector<PluginUse> objectives;
+  std::string resolved_text;  // canonical JSON of everything above that affects results
+  std::string resolved_hash;
+};
+
+struct Case {
+  std::size_t index = 0;
+  std::string key;  // "dataset=gaussian/objective=rpc/repeat=0": stable across suite edits
+  const PluginUse* dataset = nullptr;
+  const PluginUse* encoder = nullptr;
+  const PluginUse* objective = nullptr;
+  std::int64_t repeat = 0;
+  std::uint64_t seed = 0;
+  std::string config_text;  // canonical JSON: task, plugins, parameters, seed
+  std::string config_hash;
+};
+
+struct SuiteOptions {
+  std::string profile;
+  std::optional<std::uint64_t> seed;  // overrides the suite's seed
+};
+
+// Parses and validates everything before any work. Throws InputError with file:line:col.
+Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
+                 const PluginRegistry& registry, const TaskCatalog& tasks);
+
+std::vector<Case> expand_cases(const Suite& suite);
+
+// Parameter values as canonical JSON text ({"alpha":1.0,...}).
+std::string params_json(const Params& params);
+
+}  // namespace rpcbench

@@ -1,0 +1,394 @@
+#include "suite/suite.hpp"
+
+#include "tasks/task.hpp"
+#include "util/errors.hpp"
+#include "util/hash.hpp"
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace rpcbench {
+namespace {
+
+using json = nlohmann::json;
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a bool";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+class Loader {
+ public:
+  Loader(std::filesystem::path path, const PluginRegistry& registry, const TaskCatalog& tasks)
+      : path_(std::move(path)), registry_(registry), tasks_(tasks) {}
+
+  Suite load(const SuiteOptions& options);
+
+ private:
+  [[noreturn]] void fail_at(const toml::node* node, const std::string& message) const {
+    std::ostringstream os;
+    os << path_.string();
+    if (node != nullptr && node->source().begin.line > 0)
+      os << ':' << node->source().begin.line << ':' << node->source().begin.column;
+    os << ": " << message;
+    throw InputError(os.str());
+  }
+
+  const toml::table& require_table(const toml::table& parent, const std::string& key,
+                                   const std::string& context) const {
+    const toml::node* n = parent.get(key);
+    if (n == nullptr) fail_at(&parent, "missing table [" + context + "]");
+    if (!n->is_table()) fail_at(n, "'" + context + "' must be a table, got " + type_name(*n));
+    return *n->as_table();
+  }
+
+  void allow_keys(const toml::table& table, const std::set<std::string>& allowed,
+                  const std::string& context) const {
+    for (auto&& [key, node] : table) {
+      if (allowed.count(std::string(key.str())) != 0) continue;
+      std::string known;
+      for (const auto& k : allowed) known += (known.empty() ? "" : ", ") + k;
+      fail_at(&node, "unknown key '" + std::string(key.str()) + "' in " + context +
+                         " (known: " + known + ")");
+    }
+  }
+
+  std::string get_string(const toml::table& t, const std::string& key, const std::string& context,
+                         std::optional<std::string> fallback = std::nullopt) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) {
+      if (fallback) return *fallback;
+      fail_at(&t, "missing key '" + key + "' in " + context);
+    }
+    if (!n->is_string()) fail_at(n, "'" + key + "' in " + context + " must be a string, got " + type_name(*n));
+    return n->as_string()->get();
+  }
+
+  std::int64_t get_int(const toml::table& t, const std::string& key, const std::string& context,
+                       std::int64_t fallback, std::int64_t min) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return fallback;
+    if (!n->is_integer()) fail_at(n, "'" + key + "' in " + context + " must be an integer, got " + type_name(*n));
+    const std::int64_t v = n->as_integer()->get();
+    if (v < min) fail_at(n, "'" + key + "' in " + context + " must be >= " + std::to_string(min));
+    return v;
+  }
+
+  ParamValue convert(const toml::node& n, const ParamDecl& decl, const std::string& owner) const {
+    const std::string what = owner + ": parameter '" + decl.name + "' must be " +
+                             std::string(to_string(decl.type)) + ", got ";
+    switch (decl.type) {
+      case ParamType::boolean:
+        if (n.is_boolean()) return n.as_boolean()->get();
+        break;
+      case ParamType::integer:
+        if (n.is_integer()) return n.as_integer()->get();
+        break;
+      case ParamType::real:
+        if (n.is_floating_point()) return n.as_floating_point()->get();
+        if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
+        break;
+      case ParamType::text:
+        if (n.is_string()) return n.as_string()->get();
+        break;
+      case ParamType::real_list:
+        if (n.is_array()) {
+          std::vector<double> values;
+          for (const toml::node& item : *n.as_array()) {
+            if (item.is_floating_point()) values.push_back(item.as_floating_point()->get());
+            else if (item.is_integer()) values.push_back(static_cast<double>(item.as_integer()->get()));
+            else fail_at(&item, what + "an array holding " + type_name(item));
+          }
+          return values;
+        }
+        break;
+    }
+    fail_at(&n, what + type_name(n));
+  }
+
+  // Every declared parameter: from `table` when set there, else the declared default.
+  Params resolve(const std::vector<ParamDecl>& decls, const toml::table& table,
+                 const std::set<std::string>& reserved, const std::string& owner) const {
+    std::map<std::string, ParamValue> values;
+    for (const ParamDecl& decl : decls) {
+      if (const toml::node* n = table.get(decl.name)) {
+        values[decl.name] = convert(*n, decl, owner);
+      } else if (decl.required) {
+        fail_at(&table, owner + ": missing required parameter '" + decl.name + "' (" + decl.help + ")");
+      } else {
+        toml::table parsed;
+        try {
+          parsed = toml::parse("v = " + decl.default_value);
+        } catch (const toml::parse_error& e) {
+          throw InputError(owner + ": its declared default for '" + decl.name + "' (" +
+                           decl.default_value + ") is not valid TOML: " + std::string(e.description()));
+        }
+        values[decl.name] = convert(*parsed.get("v"), decl, owner + " (declared default)");
+      }
+    }
+    for (auto&& [key, node] : table) {
+      const std::string k(key.str());
+      if (reserved.count(k) != 0) continue;
+      if (std::none_of(decls.begin(), decls.end(), [&](const ParamDecl& d) { return d.name == k; })) {
+        std::string known;
+        for (const auto& d : decls) known += (known.empty() ? "" : ", ") + d.name;
+        fail_at(&node, owner + ": unknown parameter '" + k + "' (known: " +
+                           (known.empty() ? "none" : known) + ")");
+      }
+    }
+    return Params(owner, std::move(values));
+  }
+
+  PluginUse resolve_plugin(PluginKind kind, const toml::table& table, const std::string& context) const {
+    const std::string name = get_string(table, "plugin", context);
+    const PluginDescriptor* plugin = registry_.find(kind, name);
+    if (plugin == nullptr)
+      fail_at(table.get("plugin"), std::string("unknown ") + to_string(kind) + " plugin '" + name +
+                                       "' (known: " + registry_.names(kind) + ")");
+    PluginUse use;
+    use.plugin = plugin;
+    use.label = get_string(table, "label", context, name);
+    if (use.label.empty() || use.label.find_first_not_of(
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                                 std::string::npos)
+      fail_at(table.get("label"), "label '" + use.label + "' in " + context +
+                                      " must be letters, digits, '_', '.' or '-'");
+    use.params = resolve(plugin->params, table, {"plugin", "label"},
+                         std::string(to_string(kind)) + " '" + use.label + "'");
+    return use;
+  }
+
+  std::vector<PluginUse> resolve_list(PluginKind kind, const toml::table& root, const std::string& key,
+                                      const toml::table* overlay_all,
+                                      const toml::table* overlay_by_label) const {
+    const toml::node* n = root.get(key);
+    if (n == nullptr) fail_at(&root, "missing [[" + key + "]]: the suite needs at least one");
+    const toml::array* array = n->as_array();
+    if (array == nullptr || !array->is_array_of_tables() || array->empty())
+      fail_at(n, "'" + key + "' must be an array of tables ([[" + key + "]])");
+    std::vector<PluginUse> uses;
+    std::set<std::string> used_overlays;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      toml::table table = *array->get(i)->as_table();
+      const std::string context = "[[" + key + "]] #" + std::to_string(i + 1);
+      if (overlay_all != nullptr) merge(table, *overlay_all);
+      const std::string label = get_string(table, "label", context, get_string(table, "plugin", context));
+      if (overlay_by_label != nullptr) {
+        if (const toml::node* o = overlay_by_label->get(label)) {
+          if (!o->is_table()) fail_at(o, "profile entry for '" + label + "' must be a table");
+          merge(table, *o->as_table());
+          used_overlays.insert(label);
+        }
+      }
+      PluginUse use = resolve_plugin(kind, table, context);
+      for (const auto& other : uses)
+        if (other.label == use.label)
+          fail_at(array->get(i), "duplicate label '" + use.label + "' in [[" + key +
+                                     "]]: give each entry a distinct 'label'");
+      uses.push_back(std::move(use));
+    }
+    if (overlay_by_label != nullptr)
+      for (auto&& [k, node] : *overlay_by_label)
+        if (used_overlays.count(std::string(k.str())) == 0)
+          fail_at(&node, "profile names " + key + " entry '" + std::string(k.str()) +
+                             "', which the suite does not have");
+    return uses;
+  }
+
+  static void merge(toml::table& base, const toml::table& overlay) {
+    for (auto&& [key, node] : overlay) base.insert_or_assign(key, node);
+  }
+
+  const toml::table* profile_part(const toml::table* profile, const std::string& key,
+                                  const std::string& profile_name) const {
+    if (profile == nullptr) return nullptr;
+    const toml::node* n = profile->get(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table())
+      fail_at(n, "profiles." + profile_name + "." + key + " must be a table, got " + type_name(*n));
+    return n->as_table();
+  }
+
+  Suite resolve_profile(const toml::table& root, const std::string& profile_name,
+                        const SuiteOptions& options) const;
+
+  std::filesystem::path path_;
+  const PluginRegistry& registry_;
+  const TaskCatalog& tasks_;
+};
+
+json to_json(const ParamValue& v) {
+  // JSON has no inf/nan: spell them as TOML does, so `clip = inf` keeps a distinct config hash.
+  if (const double* d = std::get_if<double>(&v); d != nullptr && !std::isfinite(*d))
+    return std::isnan(*d) ? "nan" : (*d > 0 ? "inf" : "-inf");
+  return std::visit([](const auto& x) { return json(x); }, v);
+}
+
+json plugin_json(const PluginUse& use) {
+  return json{{"plugin", use.plugin->name},
+              {"version", use.plugin->version},
+              {"label", use.label},
+              {"params", json::parse(params_json(use.params))}};
+}
+
+Suite Loader::resolve_profile(const toml::table& root, const std::string& profile_name,
+                              const SuiteOptions& options) const {
+  const toml::table* profile = nullptr;
+  if (!profile_name.empty()) {
+    const toml::node* profiles = root.get("profiles");
+    const toml::node* p = profiles != nullptr && profiles->is_table()
+                              ? profiles->as_table()->get(profile_name)
+                              : nullptr;
+    if (p == nullptr || !p->is_table()) {
+      std::string known;
+      if (profiles != nullptr && profiles->is_table())
+        for (auto&& [k, v] : *profiles->as_table()) known += (known.empty() ? "" : ", ") + std::string(k.str());
+      throw InputError(path_.string() + ": unknown profile '" + profile_name +
+                       "' (known: " + (known.empty() ? "none" : known) + ")");
+    }
+    profile = p->as_table();
+    allow_keys(*profile, {"description", "suite", "task", "encoder", "datasets", "objectives"},
+               "[profiles." + profile_name + "]");
+  }
+
+  Suite suite;
+  suite.path = path_;
+  suite.profile = profile_name;
+
+  toml::table head = require_table(root, "suite", "suite");
+  if (const toml::table* o = profile_part(profile, "suite", profile_name)) {
+    allow_keys(*o, {"seed", "repeats"}, "[profiles." + profile_name + ".suite]");
+    merge(head, *o);
+  }
+  allow_keys(head, {"name", "task", "description", "seed", "repeats"}, "[suite]");
+  suite.name = get_string(head, "name", "[suite]");
+  suite.task = get_string(head, "task", "[suite]");
+  suite.description = get_string(head, "description", "[suite]", std::string());
+  suite.seed = static_cast<std::uint64_t>(get_int(head, "seed", "[suite]", 0, 0));
+  if (options.seed) suite.seed = *options.seed;
+  suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
+
+  const Task* task = tasks_.find(suite.task);
+  if (task == nullptr)
+    fail_at(head.get("task"), "unknown task '" + suite.task + "' (known: " + tasks_.names() + ")");
+
+  toml::table task_table;
+  if (const toml::node* t = root.get("task")) {
+    if (!t->is_table()) fail_at(t, "'task' must be a table ([task])");
+    task_table = *t->as_table();
+  }
+  if (const toml::table* o = profile_part(profile, "task", profile_name)) merge(task_table, *o);
+  suite.task_params = resolve(task->params(), task_table, {}, "task '" + suite.task + "'");
+
+  toml::table encoder_table = require_table(root, "encoder", "encoder");
+  if (const toml::table* o = profile_part(profile, "encoder", profile_name)) merge(encoder_table, *o);
+  suite.encoder = resolve_plugin(PluginKind::encoder, encoder_table, "[encoder]");
+
+  suite.datasets = resolve_list(PluginKind::dataset, root, "datasets",
+                                profile_part(profile, "datasets", profile_name), nullptr);
+  suite.objectives = resolve_list(PluginKind::objective, root, "objectives", nullptr,
+                                  profile_part(profile, "objectives", profile_name));
+
+  json resolved{{"suite", {{"name", suite.name}, {"task", suite.task}, {"profile", suite.profile},
+                           {"seed", suite.seed}, {"repeats", suite.repeats}}},
+                {"task", json::parse(params_json(suite.task_params))},
+                {"encoder", plugin_json(suite.encoder)},
+                {"datasets", json::array()},
+                {"objectives", json::array()}};
+  for (const auto& d : suite.datasets) resolved["datasets"].push_back(plugin_json(d));
+  for (const auto& o : suite.objectives) resolved["objectives"].push_back(plugin_json(o));
+  suite.resolved_text = resolved.dump();
+  suite.resolved_hash = sha256_hex(suite.resolved_text);
+  return suite;
+}
+
+Suite Loader::load(const SuiteOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path_, ec))
+    throw InputError(path_.string() + ": suite file does not exist or is not a file");
+  toml::table root;
+  try {
+    root = toml::parse_file(path_.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(path_.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                     std::to_string(e.source().begin.column) + ": TOML syntax error: " +
+                     std::string(e.description()));
+  }
+  allow_keys(root, {"suite", "task", "encoder", "datasets", "objectives", "profiles"}, "the suite");
+
+  std::vector<std::string> profiles;
+  if (const toml::node* p = root.get("profiles")) {
+    if (!p->is_table()) fail_at(p, "'profiles' must be a table ([profiles.NAME])");
+    for (auto&& [k, v] : *p->as_table()) {
+      if (!v.is_table()) fail_at(&v, "profile '" + std::string(k.str()) + "' must be a table");
+      profiles.emplace_back(k.str());
+    }
+  }
+  // Every profile is resolved, so a mistake in one that is not run today is still caught.
+  for (const auto& name : profiles) resolve_profile(root, name, options);
+  Suite suite = resolve_profile(root, options.profile, options);
+  suite.profiles = profiles;
+  suite.file_sha256 = sha256_file(path_);
+  tasks_.find(suite.task)->validate(suite, registry_);
+  return suite;
+}
+
+}  // namespace
+
+std::string params_json(const Params& params) {
+  json j = json::object();
+  for (const auto& [k, v] : params.values()) j[k] = to_json(v);
+  return j.dump();
+}
+
+Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
+                 const PluginRegistry& registry, const TaskCatalog& tasks) {
+  return Loader(path, registry, tasks).load(options);
+}
+
+std::vector<Case> expand_cases(const Suite& suite) {
+  std::vector<Case> cases;
+  for (const auto& dataset : suite.datasets)
+    for (const auto& objective : suite.objectives)
+      for (std::int64_t repeat = 0; repeat < suite.repeats; ++repeat) {
+        Case c;
+        c.index = cases.size();
+        c.key = "dataset=" + dataset.label + "/objective=" + objective.label +
+                "/repeat=" + std::to_string(repeat);
+        c.dataset = &dataset;
+        c.encoder = &suite.encoder;
+        c.objective = &objective;
+        c.repeat = repeat;
+        c.seed = derive_seed(suite.seed, c.key);
+        const json config{{"task", suite.task},
+                          {"task_params", json::parse(params_json(suite.task_params))},
+                          {"dataset", plugin_json(dataset)},
+                          {"encoder", plugin_json(suite.encoder)},
+                          {"objective", plugin_json(objective)},
+                          {"repeat", repeat},
+                          {"seed", c.seed}};
+        c.config_text = config.dump();
+        c.config_hash = sha256_hex(c.config_text);
+        cases.push_back(std::move(c));
+      }
+  return cases;
+}
+
+}  // namespace rpcbench

@@ -1,0 +1,265 @@
+// The `mi` task: train a critic per objective on a sampler with known MI (the Gaussian / cubic
+// staircase) and record the estimate at every step; per level, the mean, bias, variance and MSE
+// over the last `window` steps.
+#include "stats/window_stats.hpp"
+#include "tasks/task.hpp"
+#include "util/errors.hpp"
+#include "util/hash.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+namespace rpcbench {
+namespace {
+
+// Samples are written in one transaction per this many steps: bounded loss on a kill, few commits.
+constexpr std::int64_t kFlushEvery = 500;
+
+std::string level_scope(double true_mi) {
+  std::ostringstream os;
+  os << "mi=" << std::setprecision(6) << true_mi;
+  return os.str();
+}
+
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+class MiTask : public Task {
+ public:
+  std::string name() const override { return "mi"; }
+  std::string summary() const override {
+    return "train a critic per objective on a sampler with known MI; per-step estimates and "
+           "per-level mean, bias, variance, MSE";
+  }
+  std::vector<ParamDecl> params() const override {
+    return {
+        {"batch_size", ParamType::integer, "64", false, "pairs per step N (N×N scores)"},
+        {"learning_rate", ParamType::real, "5e-4", false, "Adam learning rate"},
+        {"optimizer", ParamType::text, "\"adam\"", false, "\"adam\" (the Poole/SMILE/RPC protocol)"},
+        {"window", ParamType::integer, "2000", false,
+         "statistics use the last K steps of each level (all of a shorter level)"},
+    };
+  }
+
+  void validate(const Suite& suite, const PluginRegistry& registry) const override {
+    const Params& p = suite.task_params;
+    p.get_int_in("batch_size", 2, 1 << 16);
+    if (!(p.get_double("learning_rate") > 0.0)) p.fail("learning_rate", "must be > 0");
+    if (p.get_string("optimizer") != "adam") p.fail("optimizer", "must be \"adam\"");
+    p.get_int_in("window", 1);
+    if ((suite.encoder.plugin->capabilities & kScoresPairs) == 0)
+      throw InputError(suite.path.string() + ": task 'mi' needs a critic encoder (one that scores " +
+                       "(x, y) pairs); encoder '" + suite.encoder.plugin->name + "' does not");
+    for (const auto& d : suite.datasets) {
+      auto dataset = registry.make_dataset(*d.plugin, d.params);
+      const DatasetSpec spec = dataset->spec();
+      if (spec.stream_steps <= 0 || spec.input.y_shape.empty())
+        throw InputError(suite.path.string() + ": task 'mi' needs a sampler of (x, y) pairs; "
+                         "dataset '" + d.label + "' is not one");
+      registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
+    }
+    for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
+  }
+
+  CaseOutcome run(CaseRun& r) const override;
+  std::vector<ResultTable> tables(const Suite& suite,
+                                  const std::vector<CaseReport>& cases) const override;
+};
+
+double grad_norm(torch::nn::Module& module) {
+  double sum = 0.0;
+  for (const auto& p : module.parameters())
+    if (p.grad().defined()) sum += p.grad().detach().square().sum().item<double>();
+  return std::sqrt(sum);
+}
+
+CaseOutcome MiTask::run(CaseRun& r) const {
+  const Params& tp = r.suite.task_params;
+  const std::int64_t n = tp.get_int("batch_size");
+  const std::int64_t window = tp.get_int("window");
+
+  torch::manual_seed(r.c.seed);  // critic initialisation
+  auto dataset = r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params);
+  const DatasetSpec spec = dataset->spec();
+  auto critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
+  auto objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
+  torch::nn::Module& module = critic->module();
+  module.to(r.device);
+  module.train();
+  torch::optim::Adam optimizer(module.parameters(),
+                               torch::optim::AdamOptions(tp.get_double("learning_rate")));
+  // Data come from their own CPU generator, so they are the same on every device.
+  at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
+  const torch::Tensor off_diagonal =
+      ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(r.device));
+
+  const std::int64_t total = spec.stream_steps;
+  std::vector<double> estimates, truths, losses;
+  estimates.reserve(total);
+  std::vector<MetricSample> pending;
+  std::map<std::string, double> last_diagnostics;
+  auto flush = [&] {
+    if (!pending.empty()) r.events.metrics(r.c, pending);
+    pending.clear();
+  };
+
+  CaseOutcome outcome;
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto last_progress = start - std::chrono::seconds(1);
+  for (std::int64_t step = 0; step < total; ++step) {
+    if (r.stop_requested.load()) {
+      outcome.status = CaseStatus::killed;
+      outcome.message = "interrupted at step " + std::to_string(step);
+      outcome.stopped_step = step;
+      break;
+    }
+    const Batch batch = dataset->sample(step, n, generator);
+    const torch::Tensor scores =
+        critic->score_matrix(batch.x.to(r.device), batch.y.to(r.device));
+    if (scores.dim() != 2 || scores.size(0) != n || scores.size(1) != n)
+      throw std::runtime_error("encoder '" + r.c.encoder->label + "' returned scores of shape " +
+                               c10::str(scores.sizes()) + ", expected [" + std::to_string(n) +
+                               ", " + std::to_string(n) + "]");
+    const torch::Tensor pos = scores.diagonal();
+    const torch::Tensor neg = scores.masked_select(off_diagonal).view({n, n - 1});
+    const ObjectiveResult result = objective->evaluate(pos, neg);
+
+    const double loss = result.loss.item<double>();
+    const double mi = result.mi.item<double>();
+    const double truth = dataset->true_mi(step);
+    estimates.push_back(mi);
+    truths.push_back(truth);
+    losses.push_back(loss);
+    pending.push_back({step, "mi", mi});
+    pending.push_back({step, "true_mi", truth});
+    pending.push_back({step, "loss", loss});
+    for (const auto& [name, value] : result.diagnostics) {
+      const double v = value.item<double>();
+      pending.push_back({step, name, v});
+      last_diagnostics[name] = v;
+    }
+
+    if (!std::isfinite(loss)) {
+      outcome.status = CaseStatus::diverged;
+      outcome.message = "loss is " + fixed(loss, 0) + " at step " + std::to_string(step);
+      outcome.stopped_step = step;
+      break;
+    }
+    optimizer.zero_grad();
+    result.loss.backward();
+    pending.push_back({step, "grad_norm", grad_norm(module)});
+    optimizer.step();
+
+    if ((step + 1) % kFlushEvery == 0) flush();
+    const auto now = clock::now();
+    if (now - last_progress > std::chrono::milliseconds(500) || step + 1 == total) {
+      const double seconds = std::chrono::duration<double>(now - start).count();
+      r.events.progress({&r.c, 0, step + 1, total, seconds > 0 ? (step + 1) / seconds : 0.0});
+      last_progress = now;
+    }
+  }
+  flush();
+  const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+
+  // Per level: the contiguous run of steps with one true MI; the window is its last K steps.
+  // A level the case did not complete gets no statistics.
+  std::int64_t begin = 0;
+  for (std::int64_t step = 1; step <= total; ++step) {
+    if (step < total && dataset->true_mi(step) == dataset->true_mi(begin)) continue;
+    const std::int64_t end = step;
+    if (end <= static_cast<std::int64_t>(estimates.size())) {
+      const std::int64_t k = std::min(window, end - begin);
+      const std::vector<double> tail(estimates.begin() + (end - k), estimates.begin() + end);
+      const double truth = dataset->true_mi(begin);
+      const WindowStats s = window_stats(tail, truth);
+      const std::string scope = level_scope(truth);
+      outcome.summary.insert(outcome.summary.end(),
+                             {{scope, "true_mi", truth},
+                              {scope, "mean", s.mean},
+                              {scope, "std", s.std},
+                              {scope, "variance", s.variance},
+                              {scope, "bias", s.bias},
+                              {scope, "mse", s.mse},
+                              {scope, "window", static_cast<double>(k)}});
+    }
+    begin = step;
+  }
+  // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound).
+  for (const auto& [name, value] : last_diagnostics) outcome.summary.push_back({"", name, value});
+  outcome.summary.push_back({"", "steps", static_cast<double>(estimates.size())});
+  outcome.summary.push_back({"", "final_loss", losses.empty() ? NAN : losses.back()});
+  outcome.summary.push_back({"", "steps_per_second", seconds > 0 ? estimates.size() / seconds : 0.0});
+  return outcome;
+}
+
+std::vector<ResultTable> MiTask::tables(const Suite& suite,
+                                        const std::vector<CaseReport>& cases) const {
+  std::vector<ResultTable> tables;
+  for (const auto& dataset : suite.datasets) {
+    ResultTable table;
+    table.title = "MI estimates on '" + dataset.label + "': mean ± std over the last " +
+                  std::to_string(suite.task_params.get_int("window")) +
+                  " steps of each level (nats)";
+    std::vector<std::string> scopes;  // levels in order of appearance
+    for (const auto& report : cases) {
+      if (report.c->dataset != &dataset) continue;
+      for (const auto& v : report.summary)
+        if (v.name == "true_mi" && std::find(scopes.begin(), scopes.end(), v.group) == scopes.end())
+          scopes.push_back(v.group);
+    }
+    table.columns.push_back("estimator");
+    for (const auto& scope : scopes) table.columns.push_back("true " + scope.substr(3));
+    table.columns.push_back("status");
+    bool ceiling_marked = false;
+    for (const auto& report : cases) {
+      if (report.c->dataset != &dataset) continue;
+      std::map<std::string, std::map<std::string, double>> by_scope;
+      for (const auto& v : report.summary) by_scope[v.group][v.name] = v.value;
+      std::vector<std::string> row;
+      row.push_back(report.c->objective->label +
+                    (suite.repeats > 1 ? "#" + std::to_string(report.c->repeat) : ""));
+      const auto ceiling = by_scope[""].find("mi_ceiling");
+      for (const auto& scope : scopes) {
+        auto it = by_scope.find(scope);
+        if (it == by_scope.end()) {
+          row.push_back("—");
+          continue;
+        }
+        std::string cell = fixed(it->second["mean"], 2) + " ± " + fixed(it->second["std"], 2);
+        // At its ceiling log(K+1) the estimate says more about the batch size than the MI.
+        if (ceiling != by_scope[""].end() && it->second["mean"] >= ceiling->second - 0.1) {
+          cell += " ^";
+          ceiling_marked = true;
+        }
+        row.push_back(cell);
+      }
+      std::string status = to_string(report.status);
+      if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
+      row.push_back(status);
+      if (ceiling != by_scope[""].end())
+        row[0] += " (≤" + fixed(ceiling->second, 2) + ")";
+      table.rows.push_back(std::move(row));
+    }
+    if (ceiling_marked)
+      table.notes.push_back("^ within 0.1 nats of the estimator's ceiling log N (shown as ≤ c)");
+    tables.push_back(std::move(table));
+  }
+  return tables;
+}
+
+}  // namespace
+
+std::unique_ptr<Task> make_mi_task() { return std::make_unique<MiTask>(); }
+
+}  // namespace rpcbench

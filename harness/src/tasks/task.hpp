@@ -1,0 +1,61 @@
+// Tasks are the training/evaluation protocols (mi, contrastive, cpc). They live in the harness;
+// objectives only ever see score matrices.
+#pragma once
+
+#include "plugin/registry.hpp"
+#include "report/reporter.hpp"
+#include "suite/suite.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rpcbench {
+
+struct CaseRun {
+  const Suite& suite;
+  const Case& c;
+  const PluginRegistry& registry;
+  torch::Device device;
+  Reporter& events;                       // metrics() and progress()
+  const std::atomic<bool>& stop_requested;  // set by SIGINT/SIGTERM
+};
+
+struct CaseOutcome {
+  CaseStatus status = CaseStatus::finished;
+  std::string message;
+  std::optional<std::int64_t> stopped_step;
+  std::vector<SummaryValue> summary;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  virtual std::string summary() const = 0;
+  virtual std::vector<ParamDecl> params() const = 0;
+  // Checks that go beyond parameter types (plugin capabilities, sizes) and constructs each plugin
+  // object once, so a plugin that throws is refused before any work; throws InputError.
+  virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;
+  // One case. Throwing is allowed: the runner records the case as failed with the message.
+  virtual CaseOutcome run(CaseRun& run) const = 0;
+  // Tables for the console and the report, from every case of the run.
+  virtual std::vector<ResultTable> tables(const Suite& suite,
+                                          const std::vector<CaseReport>& cases) const = 0;
+};
+
+class TaskCatalog {
+ public:
+  TaskCatalog();  // every task the harness has
+  const Task* find(const std::string& name) const;
+  std::string names() const;
+  const std::vector<std::unique_ptr<Task>>& all() const { return tasks_; }
+
+ private:
+  std::vector<std::unique_ptr<Task>> tasks_;
+};
+
+std::unique_ptr<Task> make_mi_task();
+
+}  // namespace rpcbench

@@ -1,0 +1,47 @@
+// MLP building blocks shared by the critic plugins in this folder (not part of the SDK).
+#pragma once
+
+#include <rpcbench/plugin.hpp>
+
+#include <numeric>
+#include <string>
+
+namespace rpcbench::encoders {
+
+inline torch::nn::AnyModule make_activation(const Params& params, const std::string& key) {
+  const std::string& name = params.get_string(key);
+  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (name == "elu") return torch::nn::AnyModule(torch::nn::ELU());
+  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
+  if (name == "silu") return torch::nn::AnyModule(torch::nn::SiLU());
+  if (name == "leaky_relu") return torch::nn::AnyModule(torch::nn::LeakyReLU());
+  params.fail(key, "must be one of relu, elu, tanh, gelu, silu, leaky_relu; got \"" + name + "\"");
+}
+
+// in → [hidden, activation] × layers → out (no activation after the last layer).
+inline torch::nn::Sequential make_mlp(const Params& params, std::int64_t in, std::int64_t hidden,
+                                      std::int64_t layers, std::int64_t out) {
+  torch::nn::Sequential mlp;
+  std::int64_t width = in;
+  for (std::int64_t l = 0; l < layers; ++l) {
+    mlp->push_back(torch::nn::Linear(width, hidden));
+    mlp->push_back(make_activation(params, "activation"));
+    width = hidden;
+  }
+  mlp->push_back(torch::nn::Linear(width, out));
+  return mlp;
+}
+
+inline std::int64_t flat_size(const std::vector<std::int64_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
+}
+
+// Paired vectors are what every critic here needs; a dataset without y is an input error.
+inline void require_pairs(const Params& params, const InputSpec& input) {
+  if (input.x_shape.empty() || input.y_shape.empty())
+    throw ParamError(params.owner() +
+                     ": a critic needs a dataset that yields (x, y) pairs; this one yields no y");
+}
+
+}  // namespace rpcbench::encoders

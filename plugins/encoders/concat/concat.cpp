@@ -1,0 +1,64 @@
+// Concat (joint) critic f(x, y) = MLP([x, y]) on all N² pairs. The first layer is split as
+// W[x; y] = W_x x + W_y y, so the N² pre-activations are one broadcast sum of two N×H products
+// instead of an N²×(d_x + d_y) concatenation.
+#include "../common/mlp.hpp"
+
+namespace {
+
+using rpcbench::ParamType;
+
+constexpr rpcbench::ParamSpec kParams[] = {
+    {"hidden", ParamType::integer, "512", "width of each hidden layer"},
+    {"layers", ParamType::integer, "2", "hidden layers (≥ 1)"},
+    {"activation", ParamType::text, "\"relu\"", "relu, elu, tanh, gelu, silu or leaky_relu"},
+};
+
+struct ConcatModule : torch::nn::Module {
+  ConcatModule(std::int64_t dx, std::int64_t dy, std::int64_t hidden, torch::nn::AnyModule act,
+               torch::nn::Sequential rest)
+      : first_x(register_module("first_x", torch::nn::Linear(dx, hidden))),
+        first_y(register_module("first_y", torch::nn::Linear(
+                                               torch::nn::LinearOptions(dy, hidden).bias(false)))),
+        activation(std::move(act)),
+        tail(register_module("tail", rest)) {
+    register_module("activation", activation.ptr());
+  }
+  torch::nn::Linear first_x, first_y;
+  torch::nn::AnyModule activation;
+  torch::nn::Sequential tail;
+};
+
+class Concat : public rpcbench::Encoder {
+ public:
+  Concat(const rpcbench::Params& p, const rpcbench::InputSpec& input) {
+    rpcbench::encoders::require_pairs(p, input);
+    const auto hidden = p.get_int_in("hidden", 1);
+    const auto layers = p.get_int_in("layers", 1, 64);
+    using rpcbench::encoders::flat_size;
+    // The first hidden layer is split out above; the tail holds the remaining layers.
+    module_ = std::make_shared<ConcatModule>(
+        flat_size(input.x_shape), flat_size(input.y_shape), hidden,
+        rpcbench::encoders::make_activation(p, "activation"),
+        rpcbench::encoders::make_mlp(p, hidden, hidden, layers - 1, 1));
+  }
+
+  torch::nn::Module& module() override { return *module_; }
+  std::int64_t output_dim() const override { return 1; }
+
+  torch::Tensor score_matrix(const torch::Tensor& x, const torch::Tensor& y) override {
+    const std::int64_t n = x.size(0);
+    const torch::Tensor ax = module_->first_x->forward(x.flatten(1));  // [N, H] over j
+    const torch::Tensor by = module_->first_y->forward(y.flatten(1));  // [N, H] over i
+    const torch::Tensor pre = by.unsqueeze(1) + ax.unsqueeze(0);       // [i, j, H]
+    const torch::Tensor hidden = module_->activation.forward(pre.reshape({n * n, -1}));
+    return module_->tail->forward(hidden).reshape({n, n});  // S[i, j] = f(x_j, y_i)
+  }
+
+ private:
+  std::shared_ptr<ConcatModule> module_;
+};
+
+}  // namespace
+
+RPCBENCH_ENCODER(Concat, "concat", "1.0.0", "joint critic MLP([x, y]) on all N^2 pairs", kParams,
+                 rpcbench::kScoresPairs)

@@ -1,0 +1,151 @@
+// The results database: schema, round trip through the reporter, abandoned runs, resume, and
+// refusals of bad paths.
+#include "db/database.hpp"
+#include "report/sqlite_reporter.hpp"
+#include "suite/suite.hpp"
+#include "test_support.hpp"
+#include "util/errors.hpp"
+
+#include <sqlite3.h>
+
+namespace rpcbench {
+namespace {
+
+struct FakeRun {
+  FakeRun() {
+    suite.name = "fake";
+    suite.task = "mi";
+    suite.path = "suites/fake.toml";
+    suite.resolved_text = "{}";
+    suite.resolved_hash = "abc";
+    dataset.label = "d";
+    encoder.label = "e";
+    objective.label = "o";
+    for (int i = 0; i < 2; ++i) {
+      Case c;
+      c.index = i;
+      c.key = "case" + std::to_string(i);
+      c.dataset = &dataset;
+      c.encoder = &encoder;
+      c.objective = &objective;
+      c.seed = 100 + i;
+      cases.push_back(c);
+    }
+    info.suite = &suite;
+    info.case_count = 2;
+    info.started_at = "2026-01-01T00:00:00.000Z";
+    info.provenance = {{"device", "cpu"}, {"threads", "2"}, {"git_sha", "deadbeef"}, {"host", "h"}};
+  }
+  Suite suite;
+  PluginUse dataset, encoder, objective;
+  std::vector<Case> cases;
+  RunInfo info;
+};
+
+std::int64_t count(Database& db, const std::string& sql) {
+  auto s = db.prepare(sql);
+  s.step();
+  return s.column_int(0);
+}
+
+TEST(Database, CreatesTheSchemaInWalModeWithItsVersion) {
+  test::TempDir dir;
+  Database db(dir.path() / "r.db", Database::Mode::read_write);
+  EXPECT_EQ(db.schema_version(), kSchemaVersion);
+  auto s = db.prepare("PRAGMA journal_mode");
+  s.step();
+  EXPECT_EQ(s.column_text(0), "wal");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('runs','cases','samples','summaries','run_plugins','case_summaries')"), 6);
+}
+
+TEST(Database, ReporterRoundTrip) {
+  test::TempDir dir;
+  FakeRun run;
+  Database db(dir.path() / "r.db", Database::Mode::read_write);
+  SqliteReporter reporter(db);
+  reporter.run_started(run.info);
+  reporter.case_started(run.cases[0]);
+  reporter.metrics(run.cases[0], {{0, "mi", 1.5}, {1, "mi", 1.75}, {1, "loss", NAN}});
+  CaseReport report;
+  report.c = &run.cases[0];
+  report.status = CaseStatus::diverged;
+  report.message = "loss is nan at step 1";
+  report.stopped_step = 1;
+  report.summary = {{"mi=2", "mean", 1.625}, {"", "steps", 2}};
+  reporter.case_finished(report);
+  RunEnd end;
+  end.status = CaseStatus::finished;
+  end.finished_at = "2026-01-01T00:01:00.000Z";
+  reporter.run_finished(end);
+
+  Database ro(dir.path() / "r.db", Database::Mode::read_only);
+  auto r = ro.prepare("SELECT suite_name, git_sha, threads, status, device FROM runs");
+  ASSERT_TRUE(r.step());
+  EXPECT_EQ(r.column_text(0), "fake");
+  EXPECT_EQ(r.column_text(1), "deadbeef");
+  EXPECT_EQ(r.column_int(2), 2);
+  EXPECT_EQ(r.column_text(3), "finished");
+  auto c = ro.prepare("SELECT status, message, stopped_step, seed, threads FROM cases WHERE case_key = 'case0'");
+  ASSERT_TRUE(c.step());
+  EXPECT_EQ(c.column_text(0), "diverged");
+  EXPECT_EQ(c.column_text(1), "loss is nan at step 1");
+  EXPECT_EQ(c.column_int(2), 1);
+  EXPECT_EQ(c.column_int(3), 100);
+  auto s = ro.prepare("SELECT step, value FROM samples WHERE name = 'mi' ORDER BY step");
+  ASSERT_TRUE(s.step());
+  EXPECT_DOUBLE_EQ(s.column_double(1), 1.5);
+  ASSERT_TRUE(s.step());
+  EXPECT_DOUBLE_EQ(s.column_double(1), 1.75);
+  EXPECT_EQ(count(ro, "SELECT count(*) FROM samples WHERE name = 'loss' AND value IS NULL"), 1);  // NaN → NULL
+  EXPECT_EQ(count(ro, "SELECT count(*) FROM case_summaries WHERE scope = 'mi=2' AND name = 'mean' AND value = 1.625"), 1);
+}
+
+TEST(Database, AbandonedRunIsMarkedKilledAndResumeRerunsOnlyIncompleteCases) {
+  test::TempDir dir;
+  FakeRun run;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  run.info.provenance["host"] = host;
+  {
+    Database db(dir.path() / "r.db", Database::Mode::read_write);
+    SqliteReporter reporter(db);
+    reporter.run_started(run.info);
+    reporter.case_started(run.cases[0]);
+    CaseReport done;
+    done.c = &run.cases[0];
+    done.status = CaseStatus::finished;
+    reporter.case_finished(done);
+    reporter.case_started(run.cases[1]);
+    reporter.metrics(run.cases[1], {{0, "mi", 0.5}});
+    // The process "dies" here: pretend it was another, long gone pid.
+    db.exec("UPDATE runs SET pid = 2147483000");
+  }
+  Database db(dir.path() / "r.db", Database::Mode::read_write);
+  mark_abandoned_runs(db);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'killed'"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed'"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 1);  // its data is kept
+
+  const auto point = prepare_resume(db, run.suite);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->completed_case_keys, std::set<std::string>{"case0"});
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 0);
+}
+
+TEST(Database, BadPathsAndForeignFilesAreInputErrors) {
+  test::TempDir dir;
+  EXPECT_THROW(Database(dir.path() / "missing" / "r.db", Database::Mode::read_write), InputError);
+  EXPECT_THROW(Database(dir.path() / "absent.db", Database::Mode::read_only), InputError);
+  const auto text = dir.write("notes.txt", "not a database at all, just some text that is long enough");
+  EXPECT_THROW(Database(text, Database::Mode::read_write), InputError);
+  sqlite3* other = nullptr;
+  sqlite3_open((dir.path() / "other.db").c_str(), &other);
+  sqlite3_exec(other, "CREATE TABLE t (x)", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_THROW(Database(dir.path() / "other.db", Database::Mode::read_write), InputError);
+  EXPECT_THROW(Database(dir.path() / "other.db", Database::Mode::read_only), InputError);
+}
+
+}  // namespace
+}  // namespace rpcbench

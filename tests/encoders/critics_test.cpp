@@ -1,0 +1,82 @@
+// Critic encoders: shapes, and the concat critic's N² evaluation against a naive one.
+#include "test_support.hpp"
+#include "util/errors.hpp"
+
+namespace rpcbench {
+namespace {
+
+using test::real_plugins;
+
+std::shared_ptr<Encoder> make(const std::string& name, std::map<std::string, ParamValue> values,
+                              InputSpec input = {{20}, {20}, 0}) {
+  const PluginDescriptor* d = real_plugins().find(PluginKind::encoder, name);
+  if (d == nullptr) throw std::runtime_error("plugin not built: " + name);
+  return real_plugins().make_encoder(*d, Params("encoder '" + name + "'", std::move(values)), input);
+}
+
+const std::map<std::string, ParamValue> kSmall = {{"hidden", std::int64_t{16}},
+                                                  {"layers", std::int64_t{2}},
+                                                  {"embed", std::int64_t{8}},
+                                                  {"activation", std::string("relu")}};
+
+TEST(Critics, EachGivesAnNByNScoreMatrixWithGradients) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::randn({7, 20}), y = torch::randn({7, 20});
+  auto concat_params = kSmall;
+  concat_params.erase("embed");
+  for (const auto& [name, params] : std::vector<std::pair<std::string, std::map<std::string, ParamValue>>>{
+           {"separable", kSmall}, {"concat", concat_params}, {"bilinear", kSmall}}) {
+    SCOPED_TRACE(name);
+    auto critic = make(name, params);
+    const torch::Tensor s = critic->score_matrix(x, y);
+    ASSERT_EQ(s.sizes(), (std::vector<std::int64_t>{7, 7}));
+    s.sum().backward();
+    for (const auto& p : critic->module().parameters()) ASSERT_TRUE(p.grad().defined());
+  }
+}
+
+TEST(Critics, ConcatEqualsAnMlpOnEveryConcatenatedPair) {
+  torch::manual_seed(1);
+  auto critic = make("concat", {{"hidden", std::int64_t{12}}, {"layers", std::int64_t{2}},
+                                {"activation", std::string("tanh")}},
+                     {{3}, {4}, 0});
+  const torch::Tensor x = torch::randn({5, 3}), y = torch::randn({5, 4});
+  const torch::Tensor fast = critic->score_matrix(x, y);
+  auto params = critic->module().named_parameters();
+  // One Linear on [x, y]: weight [W_x, W_y], bias b_x (the y half has none).
+  const torch::Tensor w = torch::cat({params["first_x.weight"], params["first_y.weight"]}, 1);
+  const torch::Tensor b = params["first_x.bias"];
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) {
+      const torch::Tensor h = torch::tanh(torch::matmul(w, torch::cat({x[j], y[i]})) + b);
+      const torch::Tensor h2 = torch::tanh(torch::matmul(params["tail.0.weight"], h) + params["tail.0.bias"]);
+      const torch::Tensor f = torch::matmul(params["tail.2.weight"], h2) + params["tail.2.bias"];
+      EXPECT_NEAR(fast[i][j].item<double>(), f.item<double>(), 1e-5) << i << "," << j;
+    }
+}
+
+TEST(Critics, SeparableIsADotProductOfEmbeddings) {
+  torch::manual_seed(2);
+  auto critic = make("separable", kSmall);
+  const torch::Tensor x = torch::randn({4, 20}), y = torch::randn({4, 20});
+  const torch::Tensor s = critic->score_matrix(x, y);
+  // Swapping two x's swaps two columns; swapping y's swaps rows.
+  const torch::Tensor x_swapped = x.index_select(0, torch::tensor({1, 0, 2, 3}));
+  EXPECT_TRUE(torch::allclose(critic->score_matrix(x_swapped, y),
+                              s.index_select(1, torch::tensor({1, 0, 2, 3}))));
+}
+
+TEST(Critics, RefuseDatasetsWithoutPairsAndBadActivations) {
+  EXPECT_THROW(make("separable", kSmall, {{20}, {}, 0}), InputError);
+  auto bad = kSmall;
+  bad["activation"] = std::string("swish2");
+  try {
+    make("separable", bad);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("swish2"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace rpcbench

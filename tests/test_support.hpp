@@ -1,0 +1,70 @@
+// Helpers shared by the tests: real plugin registries, temporary folders, running the harness.
+#pragma once
+
+#include "plugin/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+
+namespace rpcbench::test {
+
+inline const PluginRegistry& real_plugins() {
+  static PluginRegistry* registry = [] {
+    auto* r = new PluginRegistry();
+    r->load_directory(RPCBENCH_PLUGIN_DIR);
+    r->load_directory(std::string(RPCBENCH_FIXTURE_DIR) + "/good");
+    return r;
+  }();
+  return *registry;
+}
+
+// A fresh folder under the system temp dir, removed when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("rpcbench-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    const auto p = path_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* f = popen((command + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), f) != nullptr) result.output += buffer.data();
+  const int status = pclose(f);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+inline std::string harness() { return RPCBENCH_HARNESS; }
+
+}  // namespace rpcbench::test
