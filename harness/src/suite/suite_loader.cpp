@@ -34,6 +34,38 @@ const char* type_name(const toml::node& n) {
   }
 }
 
+// A table seen through profile overlays without copying, so every value keeps the source
+// position it was written at (copied toml++ nodes lose theirs). Later layers win.
+struct Layers {
+  std::vector<const toml::table*> tables;
+
+  const toml::node* get(const std::string& key) const {
+    for (auto it = tables.rbegin(); it != tables.rend(); ++it)
+      if (const toml::node* n = (*it)->get(key)) return n;
+    return nullptr;
+  }
+  struct Item {
+    std::string key;
+    const toml::node* node;
+    toml::source_region key_source;  // errors about the key itself point here
+  };
+  std::vector<Item> items() const {
+    std::vector<Item> out;
+    for (const toml::table* t : tables)
+      for (auto&& [key, node] : *t) {
+        const std::string k(key.str());
+        if (std::none_of(out.begin(), out.end(), [&](const Item& i) { return i.key == k; }))
+          out.push_back({k, get(k), key.source()});
+      }
+    for (auto& item : out)  // the source of the key whose value won
+      for (const toml::table* t : tables)
+        for (auto&& [key, node] : *t)
+          if (&node == item.node) item.key_source = key.source();
+    return out;
+  }
+  const toml::node* where() const { return tables.front(); }
+};
+
 class Loader {
  public:
   Loader(std::filesystem::path path, const PluginRegistry& registry, const TaskCatalog& tasks)
@@ -42,13 +74,15 @@ class Loader {
   Suite load(const SuiteOptions& options);
 
  private:
-  [[noreturn]] void fail_at(const toml::node* node, const std::string& message) const {
+  [[noreturn]] void fail_at(const toml::source_region& where, const std::string& message) const {
     std::ostringstream os;
     os << path_.string();
-    if (node != nullptr && node->source().begin.line > 0)
-      os << ':' << node->source().begin.line << ':' << node->source().begin.column;
+    if (where.begin.line > 0) os << ':' << where.begin.line << ':' << where.begin.column;
     os << ": " << message;
     throw InputError(os.str());
+  }
+  [[noreturn]] void fail_at(const toml::node* node, const std::string& message) const {
+    fail_at(node != nullptr ? node->source() : toml::source_region{}, message);
   }
 
   const toml::table& require_table(const toml::table& parent, const std::string& key,
@@ -59,29 +93,28 @@ class Loader {
     return *n->as_table();
   }
 
-  void allow_keys(const toml::table& table, const std::set<std::string>& allowed,
+  void allow_keys(const Layers& table, const std::set<std::string>& allowed,
                   const std::string& context) const {
-    for (auto&& [key, node] : table) {
-      if (allowed.count(std::string(key.str())) != 0) continue;
+    for (const auto& [key, node, key_source] : table.items()) {
+      if (allowed.count(key) != 0) continue;
       std::string known;
       for (const auto& k : allowed) known += (known.empty() ? "" : ", ") + k;
-      fail_at(&node, "unknown key '" + std::string(key.str()) + "' in " + context +
-                         " (known: " + known + ")");
+      fail_at(key_source, "unknown key '" + key + "' in " + context + " (known: " + known + ")");
     }
   }
 
-  std::string get_string(const toml::table& t, const std::string& key, const std::string& context,
+  std::string get_string(const Layers& t, const std::string& key, const std::string& context,
                          std::optional<std::string> fallback = std::nullopt) const {
     const toml::node* n = t.get(key);
     if (n == nullptr) {
       if (fallback) return *fallback;
-      fail_at(&t, "missing key '" + key + "' in " + context);
+      fail_at(t.where(), "missing key '" + key + "' in " + context);
     }
     if (!n->is_string()) fail_at(n, "'" + key + "' in " + context + " must be a string, got " + type_name(*n));
     return n->as_string()->get();
   }
 
-  std::int64_t get_int(const toml::table& t, const std::string& key, const std::string& context,
+  std::int64_t get_int(const Layers& t, const std::string& key, const std::string& context,
                        std::int64_t fallback, std::int64_t min) const {
     const toml::node* n = t.get(key);
     if (n == nullptr) return fallback;
@@ -124,14 +157,14 @@ class Loader {
   }
 
   // Every declared parameter: from `table` when set there, else the declared default.
-  Params resolve(const std::vector<ParamDecl>& decls, const toml::table& table,
+  Params resolve(const std::vector<ParamDecl>& decls, const Layers& table,
                  const std::set<std::string>& reserved, const std::string& owner) const {
     std::map<std::string, ParamValue> values;
     for (const ParamDecl& decl : decls) {
       if (const toml::node* n = table.get(decl.name)) {
         values[decl.name] = convert(*n, decl, owner);
       } else if (decl.required) {
-        fail_at(&table, owner + ": missing required parameter '" + decl.name + "' (" + decl.help + ")");
+        fail_at(table.where(), owner + ": missing required parameter '" + decl.name + "' (" + decl.help + ")");
       } else {
         toml::table parsed;
         try {
@@ -143,20 +176,22 @@ class Loader {
         values[decl.name] = convert(*parsed.get("v"), decl, owner + " (declared default)");
       }
     }
-    for (auto&& [key, node] : table) {
-      const std::string k(key.str());
+    for (const auto& [k, node, key_source] : table.items()) {
       if (reserved.count(k) != 0) continue;
       if (std::none_of(decls.begin(), decls.end(), [&](const ParamDecl& d) { return d.name == k; })) {
+        std::vector<std::string> names;
+        for (const auto& d : decls) names.push_back(d.name);
+        std::sort(names.begin(), names.end());
         std::string known;
-        for (const auto& d : decls) known += (known.empty() ? "" : ", ") + d.name;
-        fail_at(&node, owner + ": unknown parameter '" + k + "' (known: " +
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        fail_at(key_source, owner + ": unknown parameter '" + k + "' (known: " +
                            (known.empty() ? "none" : known) + ")");
       }
     }
     return Params(owner, std::move(values));
   }
 
-  PluginUse resolve_plugin(PluginKind kind, const toml::table& table, const std::string& context) const {
+  PluginUse resolve_plugin(PluginKind kind, const Layers& table, const std::string& context) const {
     const std::string name = get_string(table, "plugin", context);
     const PluginDescriptor* plugin = registry_.find(kind, name);
     if (plugin == nullptr)
@@ -186,14 +221,14 @@ class Loader {
     std::vector<PluginUse> uses;
     std::set<std::string> used_overlays;
     for (std::size_t i = 0; i < array->size(); ++i) {
-      toml::table table = *array->get(i)->as_table();
+      Layers table{{array->get(i)->as_table()}};
       const std::string context = "[[" + key + "]] #" + std::to_string(i + 1);
-      if (overlay_all != nullptr) merge(table, *overlay_all);
+      if (overlay_all != nullptr) table.tables.push_back(overlay_all);
       const std::string label = get_string(table, "label", context, get_string(table, "plugin", context));
       if (overlay_by_label != nullptr) {
         if (const toml::node* o = overlay_by_label->get(label)) {
           if (!o->is_table()) fail_at(o, "profile entry for '" + label + "' must be a table");
-          merge(table, *o->as_table());
+          table.tables.push_back(o->as_table());
           used_overlays.insert(label);
         }
       }
@@ -210,10 +245,6 @@ class Loader {
           fail_at(&node, "profile names " + key + " entry '" + std::string(k.str()) +
                              "', which the suite does not have");
     return uses;
-  }
-
-  static void merge(toml::table& base, const toml::table& overlay) {
-    for (auto&& [key, node] : overlay) base.insert_or_assign(key, node);
   }
 
   const toml::table* profile_part(const toml::table* profile, const std::string& key,
@@ -264,7 +295,7 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
                        "' (known: " + (known.empty() ? "none" : known) + ")");
     }
     profile = p->as_table();
-    allow_keys(*profile, {"description", "suite", "task", "encoder", "datasets", "objectives"},
+    allow_keys(Layers{{profile}}, {"description", "suite", "task", "encoder", "datasets", "objectives"},
                "[profiles." + profile_name + "]");
   }
 
@@ -272,10 +303,10 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.path = path_;
   suite.profile = profile_name;
 
-  toml::table head = require_table(root, "suite", "suite");
+  Layers head{{&require_table(root, "suite", "suite")}};
   if (const toml::table* o = profile_part(profile, "suite", profile_name)) {
-    allow_keys(*o, {"seed", "repeats"}, "[profiles." + profile_name + ".suite]");
-    merge(head, *o);
+    allow_keys(Layers{{o}}, {"seed", "repeats"}, "[profiles." + profile_name + ".suite]");
+    head.tables.push_back(o);
   }
   allow_keys(head, {"name", "task", "description", "seed", "repeats"}, "[suite]");
   suite.name = get_string(head, "name", "[suite]");
@@ -289,16 +320,17 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   if (task == nullptr)
     fail_at(head.get("task"), "unknown task '" + suite.task + "' (known: " + tasks_.names() + ")");
 
-  toml::table task_table;
+  static const toml::table kEmpty;
+  Layers task_table{{&kEmpty}};
   if (const toml::node* t = root.get("task")) {
     if (!t->is_table()) fail_at(t, "'task' must be a table ([task])");
-    task_table = *t->as_table();
+    task_table.tables = {t->as_table()};
   }
-  if (const toml::table* o = profile_part(profile, "task", profile_name)) merge(task_table, *o);
+  if (const toml::table* o = profile_part(profile, "task", profile_name)) task_table.tables.push_back(o);
   suite.task_params = resolve(task->params(), task_table, {}, "task '" + suite.task + "'");
 
-  toml::table encoder_table = require_table(root, "encoder", "encoder");
-  if (const toml::table* o = profile_part(profile, "encoder", profile_name)) merge(encoder_table, *o);
+  Layers encoder_table{{&require_table(root, "encoder", "encoder")}};
+  if (const toml::table* o = profile_part(profile, "encoder", profile_name)) encoder_table.tables.push_back(o);
   suite.encoder = resolve_plugin(PluginKind::encoder, encoder_table, "[encoder]");
 
   suite.datasets = resolve_list(PluginKind::dataset, root, "datasets",
@@ -331,7 +363,7 @@ Suite Loader::load(const SuiteOptions& options) {
                      std::to_string(e.source().begin.column) + ": TOML syntax error: " +
                      std::string(e.description()));
   }
-  allow_keys(root, {"suite", "task", "encoder", "datasets", "objectives", "profiles"}, "the suite");
+  allow_keys(Layers{{&root}}, {"suite", "task", "encoder", "datasets", "objectives", "profiles"}, "the suite");
 
   std::vector<std::string> profiles;
   if (const toml::node* p = root.get("profiles")) {

@@ -1,0 +1,134 @@
+// The harness binary end to end: the quick MI suite into a fresh database, and each kind of bad
+// input refused with exit 2 before any row is written.
+#include "db/database.hpp"
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace rpcbench {
+namespace {
+
+using test::harness;
+using test::run_command;
+
+std::string suite_file(const std::string& name) { return std::string(RPCBENCH_SOURCE_DIR) + "/suites/" + name; }
+std::string fixture(const std::string& name) { return std::string(RPCBENCH_FIXTURE_DIR) + "/" + name; }
+
+std::int64_t count(const std::filesystem::path& db, const std::string& sql) {
+  Database d(db, Database::Mode::read_only);
+  auto s = d.prepare(sql);
+  s.step();
+  return s.column_int(0);
+}
+
+TEST(Cli, QuickMiSuiteRecordsEveryCaseWithProvenance) {
+  test::TempDir dir;
+  const auto db = dir.path() / "mi.db";
+  const auto r = run_command(harness() + " run " + suite_file("mi.toml") + " --profile quick --threads 2 --db " +
+                             db.string() + " --json " + (dir.path() / "mi.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("MI estimates on 'gaussian'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("MI estimates on 'cubic'"), std::string::npos);
+  EXPECT_NE(r.output.find("infonce (≤4.16)"), std::string::npos);  // the log N ceiling, N = 64
+
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND profile = 'quick' AND threads = 2 "
+                      "AND length(git_sha) > 0 AND libtorch_version LIKE '1.%' AND length(cpu_model) > 0 "
+                      "AND blas LIKE '%threads 2%' AND length(resolved_suite) > 100"),
+            1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 16);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status IN ('finished', 'diverged') AND length(config_hash) = 64"), 16);
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT seed) FROM cases"), 16);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM run_plugins WHERE length(file_sha256) = 64"), 10);
+  // 5 levels × 150 steps of estimate, truth and loss for every finished case.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.status = 'finished' AND s.name = 'mi'"),
+            750 * count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"));
+  EXPECT_EQ(count(db, "SELECT count(*) FROM summaries WHERE name = 'mean' AND scope LIKE 'mi=%'"),
+            5 * count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"));
+  EXPECT_EQ(count(db, "SELECT count(*) FROM summaries s JOIN cases c USING (case_id) WHERE c.objective = 'infonce' "
+                      "AND s.name = 'mean' AND s.value > ln(64) + 1e-9"),
+            0);
+
+  std::ifstream json_file(dir.path() / "mi.json");
+  const auto doc = nlohmann::json::parse(json_file);
+  EXPECT_EQ(doc["cases"].size(), 16u);
+  EXPECT_EQ(doc["status"], "finished");
+
+  const auto csv = run_command(harness() + " query --db " + db.string() + " --format csv \"SELECT case_key, status FROM cases ORDER BY case_id LIMIT 2\"");
+  ASSERT_EQ(csv.exit_code, 0) << csv.output;
+  EXPECT_EQ(csv.output.rfind("case_key,status\ndataset=gaussian/objective=rpc/repeat=0,", 0), 0u) << csv.output;
+  const auto js = run_command(harness() + " query --db " + db.string() + " --format json --suite mi");
+  ASSERT_EQ(js.exit_code, 0);
+  EXPECT_GT(nlohmann::json::parse(js.output).size(), 100u);
+  const auto write = run_command(harness() + " query --db " + db.string() + " \"DELETE FROM runs\"");
+  EXPECT_EQ(write.exit_code, 2) << write.output;
+  EXPECT_NE(write.output.find("only read-only SQL"), std::string::npos);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
+}
+
+class BadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { Database(db, Database::Mode::read_write); }
+  // Runs the harness, expects exit 2 with `needle` in the message, and no row in the database.
+  void expect_refused(const std::string& args, const std::string& needle) {
+    const auto r = run_command(harness() + " run " + args + " --db " + db.string());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+    EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 0);
+    EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 0);
+  }
+  std::string suite_with(const std::string& from, const std::string& to) {
+    std::ifstream in(suite_file("mi.toml"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos);
+    return dir.write("bad.toml", text.replace(at, from.size(), to)).string();
+  }
+  test::TempDir dir;
+  std::filesystem::path db = dir.path() / "results.db";
+};
+
+TEST_F(BadInput, MalformedToml) { expect_refused(suite_with("seed = 20210503", "seed = 2021 0503"), "bad.toml:8:"); }
+TEST_F(BadInput, UnknownKey) { expect_refused(suite_with("window = 2000", "windw = 2000"), "unknown parameter 'windw'"); }
+TEST_F(BadInput, WrongType) { expect_refused(suite_with("hidden = 256", "hidden = 2.5"), "must be integer, got a float"); }
+TEST_F(BadInput, UnknownPlugin) { expect_refused(suite_with("plugin = \"dv\"", "plugin = \"dw\""), "unknown objective plugin 'dw' (known: chi2, dv"); }
+TEST_F(BadInput, WrongAbiPlugin) { expect_refused(suite_file("mi.toml") + " --plugins " + fixture("wrong_abi"), "this harness has ABI"); }
+TEST_F(BadInput, ThrowingPlugin) {
+  expect_refused(suite_with("plugin = \"dv\"", "plugin = \"fixture_throws\"") + " --plugins " + fixture("throwing"),
+                 "fixture constructor refuses");
+}
+TEST_F(BadInput, UnknownProfile) { expect_refused(suite_file("mi.toml") + " --profile quik", "unknown profile 'quik'"); }
+TEST_F(BadInput, CudaOnCpuBuild) { expect_refused(suite_file("mi.toml") + " --device cuda", "--device cuda"); }
+TEST_F(BadInput, MissingDatabaseDirectory) {
+  const auto r = run_command(harness() + " run " + suite_file("mi.toml") + " --db " + (dir.path() / "no" / "r.db").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "no"));
+}
+TEST_F(BadInput, UnwritableDatabasePath) {
+  const auto r = run_command(harness() + " run " + suite_file("mi.toml") + " --db " + dir.path().string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot"), std::string::npos) << r.output;
+}
+TEST_F(BadInput, UsageErrors) {
+  EXPECT_EQ(run_command(harness() + " run").exit_code, 2);
+  EXPECT_EQ(run_command(harness() + " frobnicate").exit_code, 2);
+  EXPECT_EQ(run_command(harness() + " run x.toml --threads -1").exit_code, 2);
+}
+
+TEST(Cli, HelpForEveryVerbAndListing) {
+  for (const char* verb : {"", " run", " list", " query"}) {
+    const auto r = run_command(harness() + verb + " --help");
+    EXPECT_EQ(r.exit_code, 0) << verb;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb;
+  }
+  const auto list = run_command(harness() + " list plugins");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  for (const char* name : {"rpc", "infonce", "nwj", "js", "dv", "mine", "smile", "chi2", "separable", "concat",
+                           "bilinear", "gaussian_staircase"})
+    EXPECT_NE(list.output.find(std::string(" ") + name + " "), std::string::npos) << name;
+  const auto tasks = run_command(harness() + " list tasks");
+  EXPECT_NE(tasks.output.find("batch_size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rpcbench
