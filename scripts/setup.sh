@@ -12,7 +12,7 @@ packages=(
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
-  zlib1g-dev
+  zlib1g-dev libssl-dev
   dataset-fashion-mnist
 )
 
