@@ -18,7 +18,8 @@ struct RunArgs {
   std::string suite, profile, device = "cpu", db = kDefaultDb, json;
   std::vector<std::string> plugin_dirs;
   long long seed = -1;
-  int threads = 0;
+  int threads = -1;  // not given
+  int blas_threads = 0;
   bool resume = false, quiet = false;
 };
 struct ListArgs {

@@ -21,7 +21,10 @@ void add_run(CLI::App& app, RunArgs& args) {
   app.add_option("--db", args.db, "results database (SQLite); its directory must exist")
       ->capture_default_str();
   app.add_option("--seed", args.seed, "override the suite's seed (>= 0)");
-  app.add_option("--threads", args.threads, "intra-op threads, pinned (0: all cores)")
+  app.add_option("--threads", args.threads,
+                 "intra-op threads, pinned (0: all cores; default: the suite's `threads`, else all)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--blas-threads", args.blas_threads, "BLAS threads (0: as --threads)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--plugins", args.plugin_dirs, "extra plugin directory (repeatable)");
@@ -33,7 +36,6 @@ void add_run(CLI::App& app, RunArgs& args) {
 
 int run_command(const RunArgs& args, const std::string& command_line) {
   // Everything that can be wrong with the input is checked here, before the database is touched.
-  const ThreadSettings threads = configure_threads(args.threads);
   const torch::Device device = resolve_device(args.device);
   PluginRegistry registry;
   load_plugins(registry, args.plugin_dirs);
@@ -44,6 +46,8 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   else if (args.seed != -1) throw InputError("--seed must be >= 0");
   const Suite suite = load_suite(args.suite, options, registry, tasks);
   const std::vector<Case> cases = expand_cases(suite);
+  const int thread_count = args.threads >= 0 ? args.threads : static_cast<int>(suite.threads);
+  const ThreadSettings threads = configure_threads(thread_count, args.blas_threads);
   if (!args.json.empty()) {
     std::error_code ec;
     const auto dir = std::filesystem::absolute(args.json).parent_path();

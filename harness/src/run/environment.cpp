@@ -92,7 +92,7 @@ torch::Device resolve_device(const std::string& spec) {
   throw InputError("--device " + spec + ": expected auto, cpu, cuda or cuda:N");
 }
 
-ThreadSettings configure_threads(int threads) {
+ThreadSettings configure_threads(int threads, int blas_threads) {
   ThreadSettings s;
   s.intra_op = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Inter-op threads can only be set once per process, before any inter-op work.
@@ -106,7 +106,7 @@ ThreadSettings configure_threads(int threads) {
   (void)inter_op_set;
   s.inter_op = at::get_num_interop_threads();
   torch::set_num_threads(s.intra_op);
-  s.blas = pin_blas(s.intra_op);
+  s.blas = pin_blas(blas_threads > 0 ? blas_threads : s.intra_op);
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   return s;
 }

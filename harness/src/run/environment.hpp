@@ -20,7 +20,7 @@ struct ThreadSettings {
 
 // Pins LibTorch's and the BLAS's thread pools; `threads` 0 means every core. Call before any
 // tensor work. Also turns on LibTorch's deterministic algorithms.
-ThreadSettings configure_threads(int threads);
+ThreadSettings configure_threads(int threads, int blas_threads = 0);
 
 // git, versions, compiler, build type, CPU, host, device, threads, BLAS, command line, plus
 // "json": all of it as one JSON object.

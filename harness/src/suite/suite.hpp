@@ -32,6 +32,7 @@ struct Suite {
   std::vector<std::string> profiles;
   std::uint64_t seed = 0;
   std::int64_t repeats = 1;
+  std::int64_t threads = 0;  // the suite's thread count (0: all cores); --threads overrides
   Params task_params;
   PluginUse encoder;
   std::vector<PluginUse> datasets;

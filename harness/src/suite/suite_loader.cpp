@@ -305,16 +305,17 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
 
   Layers head{{&require_table(root, "suite", "suite")}};
   if (const toml::table* o = profile_part(profile, "suite", profile_name)) {
-    allow_keys(Layers{{o}}, {"seed", "repeats"}, "[profiles." + profile_name + ".suite]");
+    allow_keys(Layers{{o}}, {"seed", "repeats", "threads"}, "[profiles." + profile_name + ".suite]");
     head.tables.push_back(o);
   }
-  allow_keys(head, {"name", "task", "description", "seed", "repeats"}, "[suite]");
+  allow_keys(head, {"name", "task", "description", "seed", "repeats", "threads"}, "[suite]");
   suite.name = get_string(head, "name", "[suite]");
   suite.task = get_string(head, "task", "[suite]");
   suite.description = get_string(head, "description", "[suite]", std::string());
   suite.seed = static_cast<std::uint64_t>(get_int(head, "seed", "[suite]", 0, 0));
   if (options.seed) suite.seed = *options.seed;
   suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
+  suite.threads = get_int(head, "threads", "[suite]", 0, 0);
 
   const Task* task = tasks_.find(suite.task);
   if (task == nullptr)
