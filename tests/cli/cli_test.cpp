@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+
 namespace rpcbench {
 namespace {
 
@@ -128,6 +131,90 @@ TEST(Cli, HelpForEveryVerbAndListing) {
     EXPECT_NE(list.output.find(std::string(" ") + name + " "), std::string::npos) << name;
   const auto tasks = run_command(harness() + " list tasks");
   EXPECT_NE(tasks.output.find("batch_size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+// A run stopped by SIGTERM keeps what it recorded, marks the case it was in, and --resume runs
+// only what is missing. A SIGKILLed run is marked 'killed' by the next writer.
+class Interrupted : public ::testing::Test {
+ protected:
+  std::string suite() {
+    return dir.write("long.toml", R"toml([suite]
+name = "long"
+task = "mi"
+threads = 1
+[task]
+batch_size = 16
+window = 10
+[encoder]
+plugin = "separable"
+hidden = 16
+embed = 4
+[[datasets]]
+plugin = "gaussian_staircase"
+dim = 4
+mi_levels = [1.0]
+steps_per_level = 400000
+[[objectives]]
+plugin = "infonce"
+[[objectives]]
+plugin = "dv"
+)toml").string();
+  }
+  // Starts the harness in the background, waits until it has written samples, sends `signal`.
+  int run_and_signal(const std::string& suite_path, const std::string& signal) {
+    const std::string pid_file = (dir.path() / "pid").string();
+    run_command(harness() + " run " + suite_path + " --quiet --db " + db.string() + " > " +
+                (dir.path() / "log").string() + " 2>&1 & echo $! > " + pid_file);
+    std::string pid;
+    std::ifstream(pid_file) >> pid;
+    for (int i = 0; i < 300; ++i) {  // until the first batch of samples is committed
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto n = run_command("sqlite3 " + db.string() + " 'SELECT count(*) FROM samples' 2>/dev/null").output;
+      if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) && std::stoll(n) > 0)
+        break;
+    }
+    run_command("kill -" + signal + " " + pid);
+    // Gone, or a zombie nobody reaped (state Z): either way it no longer runs. At most 30 s.
+    return run_command("for i in $(seq 300); do s=$(awk '{print $3}' /proc/" + pid +
+                       "/stat 2>/dev/null); case \"$s\" in ''|Z) exit 0;; esac; sleep 0.1; done; exit 1")
+        .exit_code;
+  }
+  test::TempDir dir;
+  std::filesystem::path db = dir.path() / "r.db";
+};
+
+TEST_F(Interrupted, SigtermKeepsSamplesAndMarksTheCaseKilled) {
+  ASSERT_EQ(run_and_signal(suite(), "TERM"), 0);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'killed'"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed' AND message LIKE 'interrupted at step%'"), 1);
+  EXPECT_GT(count(db, "SELECT count(*) FROM samples"), 0);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'running'"), 0);
+}
+
+TEST_F(Interrupted, SigkilledRunIsMarkedAndResumeFinishesOnlyWhatIsMissing) {
+  std::string text = suite();
+  std::ifstream in(text);
+  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  body.replace(body.find("400000"), 6, "3000");
+  const std::string path = dir.write("short.toml", body).string();
+  ASSERT_EQ(run_and_signal(path, "KILL"), 0);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'running'"), 1);  // no one could mark it
+  EXPECT_GT(count(db, "SELECT count(*) FROM samples"), 0);                         // its samples are there
+
+  const auto resumed = run_command(harness() + " run " + path + " --resume --quiet --db " + db.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming run 1"), std::string::npos) << resumed.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 2);
+  // Each case has exactly one sample per step: the interrupted attempt's samples were replaced.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples WHERE name = 'mi'"), 2 * 3000);
 }
 
 }  // namespace

@@ -13,10 +13,12 @@ cmake -S "$source_dir/docs/examples/objective_plugin" -B "$work/build" -G Ninja 
 cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 
 harness="$work/prefix/bin/harness"
-"$harness" list plugins --plugins "$work/build" | grep -q "^objective tuba" || {
-  echo "tuba not listed"; exit 1; }
+# (Output captured first: grep -q closing the pipe early would fail the pipeline under pipefail.)
+listed=$("$harness" list plugins --plugins "$work/build")
+grep -q "^objective tuba" <<< "$listed" || { echo "tuba not listed: $listed"; exit 1; }
 # The installed harness finds its own plugins under ../lib/rpcbench/plugins.
-"$harness" list plugins | grep -q "^objective rpc" || { echo "installed plugins not found"; exit 1; }
+listed=$("$harness" list plugins)
+grep -q "^objective rpc " <<< "$listed" || { echo "installed plugins not found: $listed"; exit 1; }
 RPCBENCH_PLUGIN_PATH="$work/build" "$harness" run "$source_dir/docs/examples/objective_plugin/suite.toml" \
   --db "$work/r.db" --threads 1 --quiet > "$work/run.log"
 grep -q "tuba" "$work/run.log" || { cat "$work/run.log"; exit 1; }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 
 namespace rpcbench {
 namespace {
@@ -13,6 +14,16 @@ namespace {
 std::string get(const std::map<std::string, std::string>& m, const std::string& key) {
   auto it = m.find(key);
   return it == m.end() ? std::string() : it->second;
+}
+
+// Alive and not a zombie: a killed process whose parent has not reaped it no longer runs.
+bool process_running(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno != ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
 }
 
 std::string hostname() {
@@ -130,7 +141,7 @@ void mark_abandoned_runs(Database& db) {
   std::vector<std::int64_t> abandoned;
   while (runs.step()) {
     const auto pid = static_cast<pid_t>(runs.column_int(1));
-    if (pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) abandoned.push_back(runs.column_int(0));
+    if (pid != getpid() && !process_running(pid)) abandoned.push_back(runs.column_int(0));
   }
   if (abandoned.empty()) return;
   Transaction t(db);
