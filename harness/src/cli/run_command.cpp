@@ -45,7 +45,8 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   if (args.seed >= 0) options.seed = static_cast<std::uint64_t>(args.seed);
   else if (args.seed != -1) throw InputError("--seed must be >= 0");
   const Suite suite = load_suite(args.suite, options, registry, tasks);
-  const std::vector<Case> cases = expand_cases(suite);
+  const Task* task = tasks.find(suite.task);
+  const std::vector<Case> cases = expand_cases(suite, task->adds_control(suite));
   const int thread_count = args.threads >= 0 ? args.threads : static_cast<int>(suite.threads);
   const ThreadSettings threads = configure_threads(thread_count, args.blas_threads);
   if (!args.json.empty()) {
@@ -59,7 +60,7 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   mark_abandoned_runs(db);
   RunRequest request;
   request.suite = &suite;
-  request.task = tasks.find(suite.task);
+  request.task = task;
   request.registry = &registry;
   request.device = device;
   request.info.started_at = utc_now();

@@ -86,7 +86,7 @@ void SqliteReporter::case_started(const Case& c) {
       "config_text, config_hash, device, threads, started_at, status) VALUES (?1, ?2, ?3, ?4, "
       "?5, ?6, ?7, ?8, ?9, ?10, ?11, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')");
   s.bind(1, run_id_).bind(2, c.key).bind(3, c.dataset->label).bind(4, c.encoder->label);
-  s.bind(5, c.objective->label).bind(6, c.repeat).bind(7, static_cast<std::int64_t>(c.seed));
+  s.bind(5, objective_label(c)).bind(6, c.repeat).bind(7, static_cast<std::int64_t>(c.seed));
   s.bind(8, c.config_text).bind(9, c.config_hash).bind(10, device_).bind(11, threads_);
   s.run();
   case_ids_[c.index] = db_.last_insert_id();

@@ -20,6 +20,9 @@ struct PluginUse {
   const PluginDescriptor* plugin = nullptr;
   std::string label;  // unique within its list; the plugin name unless the suite sets one
   Params params;      // every declared parameter, defaults filled in
+  // Objectives only: the task's parameters for this objective when its entry has a `task` table
+  // (e.g. RPC's unnormalised scores with temperature 128 beside InfoNCE's 0.5).
+  std::optional<Params> task_params;
 };
 
 struct Suite {
@@ -46,9 +49,10 @@ struct Case {
   std::string key;  // "dataset=gaussian/objective=rpc/repeat=0": stable across suite edits
   const PluginUse* dataset = nullptr;
   const PluginUse* encoder = nullptr;
-  const PluginUse* objective = nullptr;
+  const PluginUse* objective = nullptr;  // nullptr: the task's control case (e.g. random_init)
   std::int64_t repeat = 0;
   std::uint64_t seed = 0;
+  const Params* task_params = nullptr;  // the suite's, or the objective's own
   std::string config_text;  // canonical JSON: task, plugins, parameters, seed
   std::string config_hash;
 };
@@ -62,7 +66,14 @@ struct SuiteOptions {
 Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
                  const PluginRegistry& registry, const TaskCatalog& tasks);
 
-std::vector<Case> expand_cases(const Suite& suite);
+// dataset × objective × repeat, plus (with_control) one control case per dataset × repeat, first.
+std::vector<Case> expand_cases(const Suite& suite, bool with_control = false);
+
+inline constexpr const char* kControlLabel = "random_init";
+inline const std::string& objective_label(const Case& c) {
+  static const std::string control = kControlLabel;
+  return c.objective != nullptr ? c.objective->label : control;
+}
 
 // Parameter values as canonical JSON text ({"alpha":1.0,...}).
 std::string params_json(const Params& params);

@@ -191,7 +191,8 @@ class Loader {
     return Params(owner, std::move(values));
   }
 
-  PluginUse resolve_plugin(PluginKind kind, const Layers& table, const std::string& context) const {
+  PluginUse resolve_plugin(PluginKind kind, const Layers& table, const std::string& context,
+                           const std::set<std::string>& reserved = {"plugin", "label"}) const {
     const std::string name = get_string(table, "plugin", context);
     const PluginDescriptor* plugin = registry_.find(kind, name);
     if (plugin == nullptr)
@@ -205,14 +206,15 @@ class Loader {
                                  std::string::npos)
       fail_at(table.get("label"), "label '" + use.label + "' in " + context +
                                       " must be letters, digits, '_', '.' or '-'");
-    use.params = resolve(plugin->params, table, {"plugin", "label"},
+    use.params = resolve(plugin->params, table, reserved,
                          std::string(to_string(kind)) + " '" + use.label + "'");
     return use;
   }
 
+  // task_overrides: when given, entries may hold a `task` table, returned per entry (or null).
   std::vector<PluginUse> resolve_list(PluginKind kind, const toml::table& root, const std::string& key,
-                                      const toml::table* overlay_all,
-                                      const toml::table* overlay_by_label) const {
+                                      const toml::table* overlay_all, const toml::table* overlay_by_label,
+                                      std::vector<const toml::node*>* task_overrides = nullptr) const {
     const toml::node* n = root.get(key);
     if (n == nullptr) fail_at(&root, "missing [[" + key + "]]: the suite needs at least one");
     const toml::array* array = n->as_array();
@@ -223,7 +225,7 @@ class Loader {
     for (std::size_t i = 0; i < array->size(); ++i) {
       Layers table{{array->get(i)->as_table()}};
       const std::string context = "[[" + key + "]] #" + std::to_string(i + 1);
-      if (overlay_all != nullptr) table.tables.push_back(overlay_all);
+      if (overlay_all != nullptr) overlay(table, overlay_all);
       const std::string label = get_string(table, "label", context, get_string(table, "plugin", context));
       if (overlay_by_label != nullptr) {
         if (const toml::node* o = overlay_by_label->get(label)) {
@@ -232,7 +234,10 @@ class Loader {
           used_overlays.insert(label);
         }
       }
-      PluginUse use = resolve_plugin(kind, table, context);
+      PluginUse use = task_overrides != nullptr
+                          ? resolve_plugin(kind, table, context, {"plugin", "label", "task"})
+                          : resolve_plugin(kind, table, context);
+      if (task_overrides != nullptr) task_overrides->push_back(table.get("task"));
       for (const auto& other : uses)
         if (other.label == use.label)
           fail_at(array->get(i), "duplicate label '" + use.label + "' in [[" + key +
@@ -245,6 +250,12 @@ class Loader {
           fail_at(&node, "profile names " + key + " entry '" + std::string(k.str()) +
                              "', which the suite does not have");
     return uses;
+  }
+
+  // A profile table that names another plugin replaces the entry; otherwise it overrides keys.
+  static void overlay(Layers& base, const toml::table* profile) {
+    if (profile->get("plugin") != nullptr) base.tables.clear();
+    base.tables.push_back(profile);
   }
 
   const toml::table* profile_part(const toml::table* profile, const std::string& key,
@@ -273,10 +284,12 @@ json to_json(const ParamValue& v) {
 }
 
 json plugin_json(const PluginUse& use) {
-  return json{{"plugin", use.plugin->name},
-              {"version", use.plugin->version},
-              {"label", use.label},
-              {"params", json::parse(params_json(use.params))}};
+  json j{{"plugin", use.plugin->name},
+         {"version", use.plugin->version},
+         {"label", use.label},
+         {"params", json::parse(params_json(use.params))}};
+  if (use.task_params) j["task_params"] = json::parse(params_json(*use.task_params));
+  return j;
 }
 
 Suite Loader::resolve_profile(const toml::table& root, const std::string& profile_name,
@@ -331,13 +344,23 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.task_params = resolve(task->params(), task_table, {}, "task '" + suite.task + "'");
 
   Layers encoder_table{{&require_table(root, "encoder", "encoder")}};
-  if (const toml::table* o = profile_part(profile, "encoder", profile_name)) encoder_table.tables.push_back(o);
+  if (const toml::table* o = profile_part(profile, "encoder", profile_name)) overlay(encoder_table, o);
   suite.encoder = resolve_plugin(PluginKind::encoder, encoder_table, "[encoder]");
 
   suite.datasets = resolve_list(PluginKind::dataset, root, "datasets",
                                 profile_part(profile, "datasets", profile_name), nullptr);
+  std::vector<const toml::node*> task_overrides;
   suite.objectives = resolve_list(PluginKind::objective, root, "objectives", nullptr,
-                                  profile_part(profile, "objectives", profile_name));
+                                  profile_part(profile, "objectives", profile_name), &task_overrides);
+  for (std::size_t i = 0; i < task_overrides.size(); ++i) {
+    const toml::node* o = task_overrides[i];
+    if (o == nullptr) continue;
+    if (!o->is_table()) fail_at(o, "'task' in objective '" + suite.objectives[i].label + "' must be a table");
+    Layers layers = task_table;
+    layers.tables.push_back(o->as_table());
+    suite.objectives[i].task_params =
+        resolve(task->params(), layers, {}, "task '" + suite.task + "' for objective '" + suite.objectives[i].label + "'");
+  }
 
   json resolved{{"suite", {{"name", suite.name}, {"task", suite.task}, {"profile", suite.profile},
                            {"seed", suite.seed}, {"repeats", suite.repeats}}},
@@ -396,31 +419,35 @@ Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
   return Loader(path, registry, tasks).load(options);
 }
 
-std::vector<Case> expand_cases(const Suite& suite) {
+std::vector<Case> expand_cases(const Suite& suite, bool with_control) {
   std::vector<Case> cases;
-  for (const auto& dataset : suite.datasets)
+  auto add = [&](const PluginUse& dataset, const PluginUse* objective, std::int64_t repeat) {
+    Case c;
+    c.index = cases.size();
+    c.key = "dataset=" + dataset.label + "/objective=" + (objective ? objective->label : kControlLabel) +
+            "/repeat=" + std::to_string(repeat);
+    c.dataset = &dataset;
+    c.encoder = &suite.encoder;
+    c.objective = objective;
+    c.repeat = repeat;
+    c.seed = derive_seed(suite.seed, c.key);
+    c.task_params = objective && objective->task_params ? &*objective->task_params : &suite.task_params;
+    const json config{{"task", suite.task},
+                      {"task_params", json::parse(params_json(*c.task_params))},
+                      {"dataset", plugin_json(dataset)},
+                      {"encoder", plugin_json(suite.encoder)},
+                      {"objective", objective ? plugin_json(*objective) : json(kControlLabel)},
+                      {"repeat", repeat},
+                      {"seed", c.seed}};
+    c.config_text = config.dump();
+    c.config_hash = sha256_hex(c.config_text);
+    cases.push_back(std::move(c));
+  };
+  for (const auto& dataset : suite.datasets) {
+    for (std::int64_t repeat = 0; with_control && repeat < suite.repeats; ++repeat) add(dataset, nullptr, repeat);
     for (const auto& objective : suite.objectives)
-      for (std::int64_t repeat = 0; repeat < suite.repeats; ++repeat) {
-        Case c;
-        c.index = cases.size();
-        c.key = "dataset=" + dataset.label + "/objective=" + objective.label +
-                "/repeat=" + std::to_string(repeat);
-        c.dataset = &dataset;
-        c.encoder = &suite.encoder;
-        c.objective = &objective;
-        c.repeat = repeat;
-        c.seed = derive_seed(suite.seed, c.key);
-        const json config{{"task", suite.task},
-                          {"task_params", json::parse(params_json(suite.task_params))},
-                          {"dataset", plugin_json(dataset)},
-                          {"encoder", plugin_json(suite.encoder)},
-                          {"objective", plugin_json(objective)},
-                          {"repeat", repeat},
-                          {"seed", c.seed}};
-        c.config_text = config.dump();
-        c.config_hash = sha256_hex(c.config_text);
-        cases.push_back(std::move(c));
-      }
+      for (std::int64_t repeat = 0; repeat < suite.repeats; ++repeat) add(dataset, &objective, repeat);
+  }
   return cases;
 }
 

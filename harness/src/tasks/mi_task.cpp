@@ -52,11 +52,12 @@ class MiTask : public Task {
   }
 
   void validate(const Suite& suite, const PluginRegistry& registry) const override {
-    const Params& p = suite.task_params;
-    p.get_int_in("batch_size", 2, 1 << 16);
-    if (!(p.get_double("learning_rate") > 0.0)) p.fail("learning_rate", "must be > 0");
-    if (p.get_string("optimizer") != "adam") p.fail("optimizer", "must be \"adam\"");
-    p.get_int_in("window", 1);
+    for (const Params* p : task_param_sets(suite)) {
+      p->get_int_in("batch_size", 2, 1 << 16);
+      if (!(p->get_double("learning_rate") > 0.0)) p->fail("learning_rate", "must be > 0");
+      if (p->get_string("optimizer") != "adam") p->fail("optimizer", "must be \"adam\"");
+      p->get_int_in("window", 1);
+    }
     if ((suite.encoder.plugin->capabilities & kScoresPairs) == 0)
       throw InputError(suite.path.string() + ": task 'mi' needs a critic encoder (one that scores " +
                        "(x, y) pairs); encoder '" + suite.encoder.plugin->name + "' does not");
@@ -84,7 +85,7 @@ double grad_norm(torch::nn::Module& module) {
 }
 
 CaseOutcome MiTask::run(CaseRun& r) const {
-  const Params& tp = r.suite.task_params;
+  const Params& tp = *r.c.task_params;
   const std::int64_t n = tp.get_int("batch_size");
   const std::int64_t window = tp.get_int("window");
 
@@ -227,7 +228,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
       std::map<std::string, std::map<std::string, double>> by_scope;
       for (const auto& v : report.summary) by_scope[v.group][v.name] = v.value;
       std::vector<std::string> row;
-      row.push_back(report.c->objective->label +
+      row.push_back(objective_label(*report.c) +
                     (suite.repeats > 1 ? "#" + std::to_string(report.c->repeat) : ""));
       const auto ceiling = by_scope[""].find("mi_ceiling");
       for (const auto& scope : scopes) {

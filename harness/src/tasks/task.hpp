@@ -35,6 +35,11 @@ class Task {
   virtual std::string name() const = 0;
   virtual std::string summary() const = 0;
   virtual std::vector<ParamDecl> params() const = 0;
+  // Whether this suite gets a control case per dataset × repeat (objective = nullptr).
+  virtual bool adds_control(const Suite& suite) const {
+    (void)suite;
+    return false;
+  }
   // Checks that go beyond parameter types (plugin capabilities, sizes) and constructs each plugin
   // object once, so a plugin that throws is refused before any work; throws InputError.
   virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;
@@ -44,6 +49,14 @@ class Task {
   virtual std::vector<ResultTable> tables(const Suite& suite,
                                           const std::vector<CaseReport>& cases) const = 0;
 };
+
+// The suite's task parameters and every objective's own: each is validated.
+inline std::vector<const Params*> task_param_sets(const Suite& suite) {
+  std::vector<const Params*> sets{&suite.task_params};
+  for (const auto& o : suite.objectives)
+    if (o.task_params) sets.push_back(&*o.task_params);
+  return sets;
+}
 
 class TaskCatalog {
  public:
@@ -57,5 +70,6 @@ class TaskCatalog {
 };
 
 std::unique_ptr<Task> make_mi_task();
+std::unique_ptr<Task> make_contrastive_task();
 
 }  // namespace rpcbench

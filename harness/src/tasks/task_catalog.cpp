@@ -2,7 +2,10 @@
 
 namespace rpcbench {
 
-TaskCatalog::TaskCatalog() { tasks_.push_back(make_mi_task()); }
+TaskCatalog::TaskCatalog() {
+  tasks_.push_back(make_mi_task());
+  tasks_.push_back(make_contrastive_task());
+}
 
 const Task* TaskCatalog::find(const std::string& name) const {
   for (const auto& t : tasks_)

@@ -1,0 +1,370 @@
+// The `contrastive` task: SimCLR-style pretraining. Each batch of N images gives 2N augmented
+// views; encoder → h, projection head → z; scores z·z'/T (z L2-normalised or not); anchor a's
+// positive is the other view of its image, its 2N − 2 negatives the remaining views. Any
+// objective plugin gives the loss. Evaluation on frozen h: a linear probe and kNN, top-1 on the
+// test split. A `random_init` control (the same encoder, untrained) runs beside the objectives.
+#include "augment/simclr_augment.hpp"
+#include "eval/probes.hpp"
+#include "tasks/task.hpp"
+#include "util/errors.hpp"
+#include "util/hash.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+namespace rpcbench {
+namespace {
+
+constexpr std::int64_t kFlushEvery = 50;
+
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "—" : (v > 0 ? "inf" : "-inf");
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+// MLP head: [Linear, (BN), ReLU] × (layers − 1), Linear to `out`.
+torch::nn::Sequential make_head(std::int64_t in, std::int64_t hidden, std::int64_t out, std::int64_t layers, bool bn) {
+  torch::nn::Sequential head;
+  std::int64_t width = in;
+  for (std::int64_t l = 0; l + 1 < layers; ++l) {
+    head->push_back(torch::nn::Linear(torch::nn::LinearOptions(width, hidden).bias(!bn)));
+    if (bn) head->push_back(torch::nn::BatchNorm1d(hidden));
+    head->push_back(torch::nn::ReLU());
+    width = hidden;
+  }
+  head->push_back(torch::nn::Linear(width, out));
+  return head;
+}
+
+// LARS (You et al. 2017) over SGD with momentum: each parameter's step is scaled by
+// trust · ‖w‖ / (‖g‖ + wd·‖w‖). Biases and BN parameters (1-d) are left unadapted and undecayed,
+// as in SimCLR.
+class Lars {
+ public:
+  Lars(std::vector<torch::Tensor> params, double momentum, double weight_decay, double trust = 1e-3)
+      : params_(std::move(params)), momentum_(momentum), weight_decay_(weight_decay), trust_(trust) {}
+  void zero_grad() {
+    for (auto& p : params_)
+      if (p.grad().defined()) p.grad().zero_();
+  }
+  void step(double lr) {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor& p = params_[i];
+      if (!p.grad().defined()) continue;
+      torch::Tensor g = p.grad();
+      if (p.dim() > 1) {
+        g = g + weight_decay_ * p;
+        const double w_norm = p.norm().item<double>(), g_norm = g.norm().item<double>();
+        if (w_norm > 0 && g_norm > 0) g = g * (trust_ * w_norm / g_norm);
+      }
+      if (buffers_.size() <= i) buffers_.resize(params_.size());
+      buffers_[i] = buffers_[i].defined() ? buffers_[i].mul_(momentum_).add_(g) : g.clone();
+      p.add_(buffers_[i], -lr);
+    }
+  }
+
+ private:
+  std::vector<torch::Tensor> params_, buffers_;
+  double momentum_, weight_decay_, trust_;
+};
+
+class ContrastiveTask : public Task {
+ public:
+  std::string name() const override { return "contrastive"; }
+  std::string summary() const override {
+    return "SimCLR-style pretraining (2N views, projection head, any objective), then a linear probe "
+           "and kNN on frozen features; a random_init control per dataset";
+  }
+  std::vector<ParamDecl> params() const override {
+    auto p = [](const char* n, ParamType t, const char* d, const char* h) { return ParamDecl{n, t, d, false, h}; };
+    return {
+        p("batch_size", ParamType::integer, "256", "images per step N (2N views)"),
+        p("epochs", ParamType::integer, "1", "pretraining epochs"),
+        p("optimizer", ParamType::text, "\"adam\"", "adam, sgd (momentum) or lars"),
+        p("learning_rate", ParamType::real, "1e-3", "peak learning rate"),
+        p("momentum", ParamType::real, "0.9", "sgd and lars momentum"),
+        p("weight_decay", ParamType::real, "1e-6", "weight decay"),
+        p("warmup_epochs", ParamType::real, "0.0", "linear warm-up, then cosine decay to 0"),
+        p("temperature", ParamType::real, "0.5", "scores are z·z'/T (RPC's code: 128 with unnormalised z)"),
+        p("normalize", ParamType::boolean, "true", "L2-normalise z before scoring"),
+        p("head_layers", ParamType::integer, "2", "projection head depth (linear layers)"),
+        p("head_hidden", ParamType::integer, "512", "projection head hidden width"),
+        p("head_out", ParamType::integer, "128", "projection output width"),
+        p("head_bn", ParamType::boolean, "false", "batch norm in the projection head"),
+        p("crop_scale_min", ParamType::real, "0.08", "random resized crop: smallest area fraction"),
+        p("flip_p", ParamType::real, "0.5", "horizontal flip probability"),
+        p("jitter_p", ParamType::real, "0.8", "colour jitter probability"),
+        p("jitter_strength", ParamType::real, "0.5", "SimCLR jitter strength s (0.8s, 0.8s, 0.8s, 0.2s)"),
+        p("gray_p", ParamType::real, "0.2", "random grayscale probability (RGB only)"),
+        p("blur_p", ParamType::real, "0.0", "Gaussian blur probability (SimCLR: 0 on CIFAR, 0.5 on ImageNet)"),
+        p("eval_every", ParamType::integer, "0", "evaluate every K epochs (0: only after the last)"),
+        p("linear_epochs", ParamType::integer, "30", "linear probe epochs (Adam)"),
+        p("linear_lr", ParamType::real, "1e-2", "linear probe learning rate"),
+        p("linear_weight_decay", ParamType::real, "1e-6", "linear probe weight decay"),
+        p("knn_k", ParamType::integer, "200", "kNN neighbours"),
+        p("knn_temperature", ParamType::real, "0.1", "kNN vote temperature"),
+        p("control", ParamType::boolean, "true", "add a random_init case per dataset (untrained encoder)"),
+    };
+  }
+  bool adds_control(const Suite& suite) const override { return suite.task_params.get_bool("control"); }
+
+  void validate(const Suite& suite, const PluginRegistry& registry) const override {
+    for (const Params* each : task_param_sets(suite)) check(*each);
+    if ((suite.encoder.plugin->capabilities & kEncodes) == 0)
+      throw InputError(suite.path.string() + ": task 'contrastive' needs a feature encoder; encoder '" +
+                       suite.encoder.plugin->name + "' does not encode(x)");
+    for (const auto& d : suite.datasets) {
+      auto dataset = registry.make_dataset(*d.plugin, d.params);
+      const DatasetSpec spec = dataset->spec();
+      if (spec.input.num_classes <= 0 || spec.split_sizes.count("train") == 0 || spec.split_sizes.count("test") == 0 ||
+          spec.input.x_shape.size() != 3)
+        throw InputError(suite.path.string() + ": task 'contrastive' needs a labelled image dataset with train and "
+                         "test splits; dataset '" + d.label + "' is not one");
+      for (const Params* each : task_param_sets(suite))
+        if (spec.split_sizes.at("train") < each->get_int("batch_size"))
+          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " +
+                           std::to_string(spec.split_sizes.at("train")) + " training images, fewer than batch_size");
+      registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
+    }
+    for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
+  }
+
+  static void check(const Params& p) {
+    p.get_int_in("batch_size", 2, 1 << 16);
+    p.get_int_in("epochs", 1);
+    const std::string& opt = p.get_string("optimizer");
+    if (opt != "adam" && opt != "sgd" && opt != "lars") p.fail("optimizer", "must be adam, sgd or lars, got \"" + opt + "\"");
+    if (!(p.get_double("learning_rate") > 0)) p.fail("learning_rate", "must be > 0");
+    if (!(p.get_double("temperature") > 0)) p.fail("temperature", "must be > 0");
+    p.get_double_in("warmup_epochs", 0.0, 1e6);
+    p.get_int_in("head_layers", 1, 8);
+    p.get_int_in("head_hidden", 1);
+    p.get_int_in("head_out", 1);
+    p.get_double_in("crop_scale_min", 1e-3, 1.0);
+    for (const char* key : {"flip_p", "jitter_p", "gray_p", "blur_p"}) p.get_double_in(key, 0.0, 1.0);
+    p.get_double_in("jitter_strength", 0.0, 10.0);
+    p.get_int_in("eval_every", 0);
+    p.get_int_in("linear_epochs", 1);
+    p.get_int_in("knn_k", 1);
+    if (!(p.get_double("knn_temperature") > 0)) p.fail("knn_temperature", "must be > 0");
+  }
+
+  CaseOutcome run(CaseRun& r) const override;
+  std::vector<ResultTable> tables(const Suite& suite, const std::vector<CaseReport>& cases) const override;
+};
+
+// Features h of a whole split, in eval mode, in chunks.
+std::pair<torch::Tensor, torch::Tensor> features(Encoder& encoder, Dataset& dataset, const std::string& split,
+                                                 std::int64_t size, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> hs, ys;
+  for (std::int64_t start = 0; start < size; start += 512) {
+    const Batch b = dataset.get(split, torch::arange(start, std::min(start + 512, size), torch::kLong));
+    hs.push_back(encoder.encode(b.x.to(device)).to(torch::kFloat32));
+    ys.push_back(b.labels.to(device));
+  }
+  return {torch::cat(hs), torch::cat(ys)};
+}
+
+CaseOutcome ContrastiveTask::run(CaseRun& r) const {
+  const Params& tp = *r.c.task_params;
+  const std::int64_t n = tp.get_int("batch_size"), epochs = tp.get_int("epochs");
+  torch::manual_seed(r.c.seed);
+  auto dataset = r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params);
+  const DatasetSpec spec = dataset->spec();
+  auto encoder = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
+  std::shared_ptr<Objective> objective;
+  if (r.c.objective != nullptr) objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
+  torch::nn::Sequential head = make_head(encoder->output_dim(), tp.get_int("head_hidden"), tp.get_int("head_out"),
+                                         tp.get_int("head_layers"), tp.get_bool("head_bn"));
+  encoder->module().to(r.device);
+  head->to(r.device);
+
+  std::vector<torch::Tensor> parameters = encoder->module().parameters();
+  for (const auto& p : head->parameters()) parameters.push_back(p);
+  const std::string opt = tp.get_string("optimizer");
+  const double lr = tp.get_double("learning_rate"), wd = tp.get_double("weight_decay"), mom = tp.get_double("momentum");
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<Lars> lars;
+  if (opt == "adam") optimizer = std::make_unique<torch::optim::Adam>(parameters, torch::optim::AdamOptions(lr).weight_decay(wd));
+  else if (opt == "sgd")
+    optimizer = std::make_unique<torch::optim::SGD>(parameters, torch::optim::SGDOptions(lr).momentum(mom).weight_decay(wd));
+  else lars = std::make_unique<Lars>(parameters, mom, wd);
+
+  AugmentConfig aug;
+  aug.crop_scale_min = tp.get_double("crop_scale_min");
+  aug.flip_p = tp.get_double("flip_p");
+  aug.jitter_p = tp.get_double("jitter_p");
+  aug.set_jitter_strength(tp.get_double("jitter_strength"));
+  aug.gray_p = tp.get_double("gray_p");
+  aug.blur_p = tp.get_double("blur_p");
+
+  at::Generator order_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "order"));
+  at::Generator aug_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "augment"));
+  at::Generator probe_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "probe"));
+  const std::int64_t train_size = spec.split_sizes.at("train"), test_size = spec.split_sizes.at("test");
+  const std::int64_t steps_per_epoch = train_size / n;  // the last partial batch is dropped
+  const std::int64_t total = objective ? steps_per_epoch * epochs : 0;
+  const double warmup = tp.get_double("warmup_epochs") * static_cast<double>(steps_per_epoch);
+  const bool normalize = tp.get_bool("normalize");
+  const double temperature = tp.get_double("temperature");
+
+  // Masks over the 2N×2N score matrix: view a's positive is a ± N; negatives are all but a and it.
+  const auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(r.device);
+  const torch::Tensor idx = torch::arange(2 * n, torch::TensorOptions().dtype(torch::kLong).device(r.device));
+  const torch::Tensor positive_of = (idx + n) % (2 * n);
+  torch::Tensor negative_mask = torch::ones({2 * n, 2 * n}, bool_opts);
+  negative_mask.index_put_({idx, idx}, false);
+  negative_mask.index_put_({idx, positive_of}, false);
+
+  CaseOutcome outcome;
+  std::vector<MetricSample> pending;
+  auto flush = [&] {
+    if (!pending.empty()) r.events.metrics(r.c, pending);
+    pending.clear();
+  };
+  auto evaluate = [&](std::int64_t step) {
+    encoder->module().eval();
+    const auto [train_h, train_y] = features(*encoder, *dataset, "train", train_size, r.device);
+    const auto [test_h, test_y] = features(*encoder, *dataset, "test", test_size, r.device);
+    LinearProbeConfig probe;
+    probe.epochs = tp.get_int("linear_epochs");
+    probe.learning_rate = tp.get_double("linear_lr");
+    probe.weight_decay = tp.get_double("linear_weight_decay");
+    const double linear = linear_probe_top1(train_h, train_y, test_h, test_y, spec.input.num_classes, probe, probe_gen);
+    const double knn = knn_top1(train_h, train_y, test_h, test_y, spec.input.num_classes, tp.get_int("knn_k"),
+                                tp.get_double("knn_temperature"));
+    encoder->module().train();
+    pending.push_back({step, "linear_top1", linear});
+    pending.push_back({step, "knn_top1", knn});
+    flush();
+    return std::make_pair(linear, knn);
+  };
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto last_progress = start - std::chrono::seconds(1);
+  double train_seconds = 0.0, final_loss = NAN;
+  std::int64_t step = 0;
+  encoder->module().train();
+  head->train();
+  const std::int64_t eval_every = tp.get_int("eval_every");
+  for (std::int64_t epoch = 0; objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
+    const torch::Tensor order = torch::randperm(train_size, order_gen, torch::kLong);
+    for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+      if (r.stop_requested.load()) {
+        outcome.status = CaseStatus::killed;
+        outcome.message = "interrupted at step " + std::to_string(step);
+        outcome.stopped_step = step;
+        break;
+      }
+      const auto t0 = clock::now();
+      const Batch batch = dataset->get("train", order.narrow(0, b * n, n));
+      const torch::Tensor images = batch.x.to(r.device);
+      const torch::Tensor views =
+          torch::cat({augment(images, aug, aug_gen), augment(images, aug, aug_gen)});  // [2N, C, H, W]
+      torch::Tensor z = head->forward(encoder->encode(views));
+      if (normalize) z = torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      const torch::Tensor scores = torch::matmul(z, z.t()) / temperature;
+      const torch::Tensor pos = scores.gather(1, positive_of.unsqueeze(1)).squeeze(1);
+      const torch::Tensor neg = scores.masked_select(negative_mask).view({2 * n, 2 * n - 2});
+      const ObjectiveResult result = objective->evaluate(pos, neg);
+      const double loss = result.loss.item<double>();
+      final_loss = loss;
+      // Warm-up then cosine decay, per step.
+      const double progress = static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(total, 1));
+      const double rate = step < warmup ? lr * (step + 1) / warmup : lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+      pending.push_back({step, "loss", loss});
+      pending.push_back({step, "mi", result.mi.item<double>()});
+      pending.push_back({step, "lr", rate});
+      for (const auto& [name, value] : result.diagnostics) pending.push_back({step, name, value.item<double>()});
+      if (!std::isfinite(loss)) {
+        outcome.status = CaseStatus::diverged;
+        outcome.message = "loss is " + fixed(loss, 0) + " at step " + std::to_string(step);
+        outcome.stopped_step = step;
+        break;
+      }
+      if (optimizer) {
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(rate);
+        optimizer->zero_grad();
+      } else {
+        lars->zero_grad();
+      }
+      result.loss.backward();
+      double grad_sq = 0.0;
+      for (const auto& p : parameters)
+        if (p.grad().defined()) grad_sq += p.grad().square().sum().item<double>();
+      pending.push_back({step, "grad_norm", std::sqrt(grad_sq)});
+      if (optimizer) optimizer->step(); else lars->step(rate);
+      const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+      train_seconds += seconds;
+      pending.push_back({step, "images_per_second", static_cast<double>(n) / seconds});
+      if ((step + 1) % kFlushEvery == 0) flush();
+      const auto now = clock::now();
+      if (now - last_progress > std::chrono::milliseconds(500)) {
+        r.events.progress({&r.c, 0, step + 1, total, (step + 1) / std::chrono::duration<double>(now - start).count()});
+        last_progress = now;
+      }
+    }
+    flush();
+    if (outcome.status == CaseStatus::finished && eval_every > 0 && (epoch + 1) % eval_every == 0 && epoch + 1 < epochs)
+      evaluate(step);
+  }
+  flush();
+  if (outcome.status == CaseStatus::finished) {
+    const auto eval_start = clock::now();
+    const auto [linear, knn] = evaluate(step);
+    outcome.summary.push_back({"", "linear_top1", linear});
+    outcome.summary.push_back({"", "knn_top1", knn});
+    outcome.summary.push_back({"", "eval_seconds", std::chrono::duration<double>(clock::now() - eval_start).count()});
+  }
+  outcome.summary.push_back({"", "steps", static_cast<double>(step)});
+  outcome.summary.push_back({"", "final_loss", final_loss});
+  outcome.summary.push_back({"", "train_seconds", train_seconds});
+  outcome.summary.push_back({"", "images_per_second", train_seconds > 0 ? step * n / train_seconds : NAN});
+  return outcome;
+}
+
+std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::vector<CaseReport>& cases) const {
+  std::vector<ResultTable> tables;
+  const Params& tp = suite.task_params;
+  for (const auto& dataset : suite.datasets) {
+    ResultTable t;
+    t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label + "': top-1 on the test split";
+    t.columns = {"objective", "linear top-1", "kNN top-1", "final loss", "train s", "images/s", "status"};
+    for (const auto& report : cases) {
+      if (report.c->dataset != &dataset) continue;
+      std::map<std::string, double> v;
+      for (const auto& s : report.summary) v[s.name] = s.value;
+      auto get = [&](const char* k) { return v.count(k) ? v[k] : NAN; };
+      std::string status = to_string(report.status);
+      if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
+      t.rows.push_back({report.c->objective ? report.c->objective->label : "random_init (control)",
+                        fixed(get("linear_top1"), 4), fixed(get("knn_top1"), 4), fixed(get("final_loss"), 4),
+                        fixed(get("train_seconds"), 1), fixed(get("images_per_second"), 0), status});
+    }
+    std::ostringstream note;
+    note << "protocol: " << tp.get_int("epochs") << " epoch(s), batch " << tp.get_int("batch_size") << " (2N views), "
+         << tp.get_string("optimizer") << " lr " << tp.get_double("learning_rate") << ", T " << tp.get_double("temperature")
+         << (tp.get_bool("normalize") ? " (normalised z)" : " (unnormalised z)") << "; linear probe: standardised "
+         << "features, " << tp.get_int("linear_epochs") << " epochs Adam lr " << tp.get_double("linear_lr")
+         << "; kNN: k " << tp.get_int("knn_k") << ", cosine, T " << tp.get_double("knn_temperature");
+    t.notes.push_back(note.str());
+    tables.push_back(std::move(t));
+  }
+  return tables;
+}
+
+}  // namespace
+
+std::unique_ptr<Task> make_contrastive_task() { return std::make_unique<ContrastiveTask>(); }
+
+}  // namespace rpcbench
