@@ -219,3 +219,31 @@ TEST_F(Interrupted, SigkilledRunIsMarkedAndResumeFinishesOnlyWhatIsMissing) {
 
 }  // namespace
 }  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+TEST(CliVision, QuickProfileRecordsTheControlAndAccuracies) {
+  test::TempDir dir;
+  const auto db = dir.path() / "vision.db";
+  const auto r = run_command(harness() + " run " + suite_file("vision.toml") + " --profile quick --quiet --db " + db.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("random_init (control)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("protocol:"), std::string::npos);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 7);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 7);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'random_init'"), 1);
+  for (const char* metric : {"linear_top1", "knn_top1"})
+    EXPECT_EQ(count(db, std::string("SELECT count(*) FROM summaries WHERE name = '") + metric + "' AND value BETWEEN 0 AND 1"), 7)
+        << metric;
+  // Better than chance on 10 classes even untrained; every trained case logged loss, lr, grad norm.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM summaries WHERE name = 'linear_top1' AND value > 0.2"), 7);
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT case_id) FROM samples WHERE name = 'grad_norm'"), 6);
+  // RPC's entry overrides the task: unnormalised scores at temperature 128, recorded in its config.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'rpc' AND config_text LIKE '%\"normalize\":false%' "
+                      "AND config_text LIKE '%\"temperature\":128.0%'"),
+            1);
+}
+
+}  // namespace
+}  // namespace rpcbench

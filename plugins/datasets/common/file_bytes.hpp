@@ -23,7 +23,7 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& pa
       int code = 0;
       const std::string message = gzerror(f, &code);
       gzclose(f);
-      throw std::runtime_error("'" + path.string() + "' is corrupt: " + message);
+      throw std::runtime_error("'" + path.string() + "' is truncated or corrupt: " + message);
     }
     if (n == 0) break;
     data.insert(data.end(), chunk.begin(), chunk.begin() + n);

@@ -74,7 +74,7 @@ struct ResNetImpl : nn::Module {
     output_dim = channels;
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return torch::adaptive_avg_pool2d(blocks->forward(stem->forward(x)), 1).flatten(1);
+    return torch::adaptive_avg_pool2d(blocks->forward(stem->forward(x)), {1, 1}).flatten(1);
   }
   nn::Sequential stem, blocks;
   std::int64_t output_dim = 0;
