@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One contrastive pretraining step, side by side: the harness's C++ (BM_ContrastiveTrainStep) and
+# plain PyTorch (same LibTorch version from Debian's python3-torch), same model, batch, threads.
+#   bench/compare_pytorch.sh [threads]        (builds first; installs python3-torch if missing)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+threads=${1:-2}
+"$root/scripts/build.sh"
+if ! python3 -c "import torch" 2>/dev/null; then
+  apt-get install -y -qq --no-install-recommends python3-torch >&2
+fi
+for round in 1 2; do  # two alternating rounds: drift on a shared machine shows up as disagreement
+  RPCBENCH_BENCH_THREADS=$threads "${BUILD_DIR:-$root/build}/bin/rpcbench_bench" \
+    --benchmark_filter=BM_ContrastiveTrainStep --benchmark_min_time=3 2>/dev/null | grep BM_
+  python3 "$root/bench/pytorch_contrastive_step.py" --threads "$threads" --batch 256 --steps 20
+done
