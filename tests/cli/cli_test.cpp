@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace rpcbench {
@@ -243,6 +244,145 @@ TEST(CliVision, QuickProfileRecordsTheControlAndAccuracies) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'rpc' AND config_text LIKE '%\"normalize\":false%' "
                       "AND config_text LIKE '%\"temperature\":128.0%'"),
             1);
+}
+
+}  // namespace
+}  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+// A contrastive case stopped after its first checkpoint and resumed records exactly what an
+// uninterrupted run records: every sample, bit for bit, and the same accuracies.
+TEST(CliVision, CheckpointResumeEqualsAnUninterruptedRun) {
+  test::TempDir a, b;
+  const char* suite = R"toml([suite]
+name = "ckpt"
+task = "contrastive"
+threads = 1
+[task]
+batch_size = 64
+epochs = 6
+linear_epochs = 2
+knn_k = 20
+control = false
+checkpoint_every = 1
+[encoder]
+plugin = "convnet"
+width = 8
+[[datasets]]
+plugin = "fashion_mnist"
+train_limit = 512
+test_limit = 256
+[[objectives]]
+plugin = "infonce"
+)toml";
+  const auto suite_a = a.write("s.toml", suite), suite_b = b.write("s.toml", suite);
+  const auto db_a = a.path() / "r.db", db_b = b.path() / "r.db";
+  ASSERT_EQ(run_command(harness() + " run " + suite_a.string() + " --quiet --db " + db_a.string()).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(a.path() / "checkpoints") &&
+               !std::filesystem::is_empty(a.path() / "checkpoints"));  // removed when the case finished
+
+  run_command(harness() + " run " + suite_b.string() + " --quiet --db " + db_b.string() + " > " +
+              (b.path() / "log").string() + " 2>&1 & echo $! > " + (b.path() / "pid").string());
+  std::string pid;
+  std::ifstream(b.path() / "pid") >> pid;
+  bool checkpointed = false;
+  for (int i = 0; i < 3000 && !checkpointed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::error_code ec;
+    if (std::filesystem::is_directory(b.path() / "checkpoints", ec))
+      for (const auto& f : std::filesystem::directory_iterator(b.path() / "checkpoints"))
+        checkpointed |= f.path().extension() == ".pt";
+  }
+  ASSERT_TRUE(checkpointed);
+  run_command("kill -TERM " + pid + "; while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+  ASSERT_EQ(count(db_b, "SELECT count(*) FROM cases WHERE status = 'killed'"), 1);
+  const auto resumed = run_command(harness() + " run " + suite_b.string() + " --resume --quiet --db " + db_b.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+
+  auto rows = [](const std::filesystem::path& db) {
+    Database d(db, Database::Mode::read_only);
+    std::vector<std::tuple<std::string, std::int64_t, double>> out;
+    auto s = d.prepare("SELECT name, step, value FROM samples WHERE name NOT IN ('images_per_second') ORDER BY name, step");
+    while (s.step()) out.emplace_back(s.column_text(0), s.column_int(1), s.column_double(2));
+    auto v = d.prepare("SELECT name, value FROM summaries WHERE name IN ('linear_top1', 'knn_top1', 'final_loss', 'steps') ORDER BY name");
+    while (v.step()) out.emplace_back(v.column_text(0), -1, v.column_double(1));
+    return out;
+  };
+  const auto ra = rows(db_a), rb = rows(db_b);
+  ASSERT_GT(ra.size(), 6u * 8u * 4u);
+  ASSERT_EQ(ra.size(), rb.size());
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    ASSERT_EQ(std::get<0>(ra[i]), std::get<0>(rb[i]));
+    ASSERT_EQ(std::get<1>(ra[i]), std::get<1>(rb[i]));
+    const double x = std::get<2>(ra[i]), y = std::get<2>(rb[i]);
+    ASSERT_EQ(std::memcmp(&x, &y, sizeof x), 0) << std::get<0>(ra[i]) << " at step " << std::get<1>(ra[i]);
+  }
+}
+
+}  // namespace
+}  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+// The HTML report of a real MI run: structure validated (CI has no browser): one SVG per plot, a
+// path per estimator, the truth and the InfoNCE ceiling as references, a divergence marker, and
+// the provenance panel.
+TEST(CliReport, MiRunGivesStaircaseBiasVarianceLossAndProvenance) {
+  test::TempDir dir;
+  const auto db = dir.path() / "r.db";
+  const std::string suite = dir.write("s.toml", R"toml([suite]
+name = "reported"
+task = "mi"
+threads = 1
+[task]
+batch_size = 16
+window = 10
+[encoder]
+plugin = "separable"
+hidden = 16
+embed = 4
+[[datasets]]
+plugin = "gaussian_staircase"
+dim = 4
+mi_levels = [1.0, 2.0, 3.0]
+steps_per_level = 30
+[[objectives]]
+plugin = "infonce"
+[[objectives]]
+plugin = "rpc"
+[[objectives]]
+plugin = "fixture_nan"
+label = "diverges"
+nan_at_call = 40
+)toml").string();
+  ASSERT_EQ(run_command(harness() + " run " + suite + " --quiet --plugins " + fixture("good") + " --db " + db.string()).exit_code, 0);
+  const auto out = dir.path() / "report";
+  const auto r = run_command(harness() + " report --db " + db.string() + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(out / "index.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto occurrences = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(occurrences("<svg "), 5u);  // staircase, bias, variance, loss, gradient norm
+  EXPECT_EQ(occurrences("<svg "), occurrences("</svg>"));
+  EXPECT_NE(html.find("MI staircase on gaussian_staircase"), std::string::npos);
+  EXPECT_NE(html.find("data-name=\"true MI\""), std::string::npos);
+  EXPECT_NE(html.find("ceiling log N"), std::string::npos);
+  EXPECT_EQ(occurrences("class=\"divergence\""), 3u);  // on the staircase, loss and grad-norm plots
+  EXPECT_GE(occurrences("class=\"bar\""), 2u * 3u);     // bias and variance: levels × finished estimators
+  EXPECT_EQ(occurrences("data-name=\"infonce\""), 3u);
+  // Each series path has drawing commands, not an empty d="".
+  EXPECT_EQ(html.find("d=\"\""), std::string::npos);
+  EXPECT_NE(html.find("<th>git_sha</th>"), std::string::npos);
+  EXPECT_NE(html.find("<th>threads</th><td>1</td>"), std::string::npos);
+  EXPECT_EQ(run_command(harness() + " report --db " + (dir.path() / "none.db").string()).exit_code, 2);
 }
 
 }  // namespace

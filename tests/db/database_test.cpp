@@ -1,6 +1,7 @@
 // The results database: schema, round trip through the reporter, abandoned runs, resume, and
 // refusals of bad paths.
 #include "db/database.hpp"
+#include "db/merge.hpp"
 #include "report/sqlite_reporter.hpp"
 #include "suite/suite.hpp"
 #include "test_support.hpp"
@@ -145,6 +146,54 @@ TEST(Database, BadPathsAndForeignFilesAreInputErrors) {
   sqlite3_close(other);
   EXPECT_THROW(Database(dir.path() / "other.db", Database::Mode::read_write), InputError);
   EXPECT_THROW(Database(dir.path() / "other.db", Database::Mode::read_only), InputError);
+}
+
+// Writes one finished run of FakeRun (two cases, three samples each) into `path`.
+void write_run(const std::filesystem::path& path, const std::string& started_at, const std::string& sha) {
+  FakeRun run;
+  run.info.started_at = started_at;
+  run.info.provenance["git_sha"] = sha;
+  Database db(path, Database::Mode::read_write);
+  SqliteReporter reporter(db);
+  reporter.run_started(run.info);
+  for (const Case& c : run.cases) {
+    reporter.case_started(c);
+    reporter.metrics(c, {{0, "mi", 1.0}, {1, "mi", 2.0}, {2, "mi", 3.0}});
+    CaseReport report;
+    report.c = &c;
+    report.status = CaseStatus::finished;
+    report.summary = {{"", "final", 3.0}};
+    reporter.case_finished(report);
+  }
+  RunEnd end;
+  end.finished_at = started_at;
+  reporter.run_finished(end);
+}
+
+TEST(Merge, CombinesRunsKeepsProvenanceAndIsIdempotent) {
+  test::TempDir dir;
+  write_run(dir.path() / "a.db", "2026-01-01T00:00:00.000Z", "aaaa");
+  write_run(dir.path() / "b.db", "2026-01-02T00:00:00.000Z", "bbbb");
+  Database out(dir.path() / "out.db", Database::Mode::read_write);
+  MergeStats first = merge_database(out, dir.path() / "a.db");
+  EXPECT_EQ(first.runs_added, 1u);
+  EXPECT_EQ(first.samples, 6u);
+  merge_database(out, dir.path() / "b.db");
+  EXPECT_EQ(count(out, "SELECT count(*) FROM runs"), 2);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM cases"), 4);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM samples"), 12);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM summaries"), 4);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM runs WHERE git_sha IN ('aaaa', 'bbbb')"), 2);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM run_plugins"), 0);
+  // Every case points at a run of its own database, every sample at a case.
+  EXPECT_EQ(count(out, "SELECT count(*) FROM cases c JOIN runs r USING (run_id)"), 4);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM samples s JOIN cases c USING (case_id)"), 12);
+  // Again: nothing changes.
+  const MergeStats again = merge_database(out, dir.path() / "a.db");
+  EXPECT_EQ(again.runs_added, 0u);
+  EXPECT_EQ(again.runs_skipped, 1u);
+  EXPECT_EQ(count(out, "SELECT count(*) FROM samples"), 12);
+  EXPECT_THROW(merge_database(out, dir.path() / "missing.db"), InputError);
 }
 
 }  // namespace

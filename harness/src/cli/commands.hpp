@@ -31,7 +31,35 @@ struct QueryArgs {
   std::string sql, db = kDefaultDb, format = "table", suite;
 };
 
+struct CompareArgs {
+  std::string baseline, candidate, db = kDefaultDb, suite, gates, format = "table";
+  std::vector<std::string> plugin_dirs;
+  bool all = false;
+};
+struct ExportArgs {
+  std::string db = kDefaultDb, suite, output;
+  long long run = -1;
+};
+
+struct ReportArgs {
+  std::string db = kDefaultDb, suite, out = "results/report";
+  long long run = -1;
+};
+void add_report(CLI::App& app, ReportArgs& args);
+int report_command(const ReportArgs& args);
+
+struct MergeArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+};
+void add_merge(CLI::App& app, MergeArgs& args);
+int merge_command(const MergeArgs& args);
+
 void add_run(CLI::App& app, RunArgs& args);
+void add_compare(CLI::App& app, CompareArgs& args);
+void add_export(CLI::App& app, ExportArgs& args);
+int compare_command(const CompareArgs& args);
+int export_command(const ExportArgs& args);
 void add_list(CLI::App& app, ListArgs& args);
 void add_query(CLI::App& app, QueryArgs& args);
 

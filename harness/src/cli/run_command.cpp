@@ -82,6 +82,9 @@ int run_command(const RunArgs& args, const std::string& command_line) {
     }
   }
   request.stop_requested = &install_stop_handlers();
+  // Checkpoints of long cases live beside the database, named by case config hash.
+  request.checkpoint_dir = std::filesystem::absolute(args.db).parent_path() / "checkpoints";
+  request.resuming = resume_id.has_value();
 
   SqliteReporter sqlite(db, resume_id);
   ConsoleReporter console(stdout, stderr, args.quiet);

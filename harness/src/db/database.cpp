@@ -178,6 +178,7 @@ void Database::exec(const std::string& sql) {
 }
 
 std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Database::changes() const { return sqlite3_changes(db_); }
 
 int Database::schema_version() {
   Statement s(db_, "PRAGMA user_version");

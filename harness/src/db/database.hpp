@@ -58,6 +58,7 @@ class Database {
   void exec(const std::string& sql);
   Statement prepare(const std::string& sql) { return Statement(db_, sql); }
   std::int64_t last_insert_id() const;
+  std::int64_t changes() const;  // rows changed by the last statement
   int schema_version();
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }

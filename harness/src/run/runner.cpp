@@ -42,7 +42,8 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
     report.started_at = utc_now();
     const auto start = std::chrono::steady_clock::now();
     try {
-      CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop};
+      CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop,
+                  request.checkpoint_dir, request.resuming};
       CaseOutcome outcome = request.task->run(run);
       report.status = outcome.status;
       report.message = std::move(outcome.message);

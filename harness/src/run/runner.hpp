@@ -19,6 +19,8 @@ struct RunRequest {
   RunInfo info;                              // provenance, filled by the caller
   std::set<std::string> skip_case_keys;      // completed in the run being resumed
   const std::atomic<bool>* stop_requested = nullptr;
+  std::filesystem::path checkpoint_dir;
+  bool resuming = false;
 };
 
 RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter);

@@ -25,6 +25,18 @@ struct PluginUse {
   std::optional<Params> task_params;
 };
 
+// A regression gate for `harness compare` ([[gates]] in a suite).
+struct Gate {
+  std::string metric;         // a summary name ("mse", "linear_top1")
+  std::string scope = "*";    // a summary scope ("mi=4"), "" for case-level values, "*" for any
+  bool higher_is_better = true;
+  std::optional<double> abs_tolerance, rel_tolerance;  // a change must exceed both that are set
+  std::string test = "none";  // "none", "mann_whitney" or "welch" (over repeats)
+  double alpha = 0.05;
+  bool timing = false;        // timing metrics gate only when marked so
+  std::vector<std::string> objectives;  // only cases of these objective labels (empty: all)
+};
+
 struct Suite {
   std::filesystem::path path;
   std::string file_sha256;
@@ -40,6 +52,7 @@ struct Suite {
   PluginUse encoder;
   std::vector<PluginUse> datasets;
   std::vector<PluginUse> objectives;
+  std::vector<Gate> gates;
   std::string resolved_text;  // canonical JSON of everything above that affects results
   std::string resolved_hash;
 };
@@ -74,6 +87,9 @@ inline const std::string& objective_label(const Case& c) {
   static const std::string control = kControlLabel;
   return c.objective != nullptr ? c.objective->label : control;
 }
+
+// Gates from a resolved suite's canonical JSON (as stored in runs.resolved_suite).
+std::vector<Gate> gates_from_resolved(const std::string& resolved_text);
 
 // Parameter values as canonical JSON text ({"alpha":1.0,...}).
 std::string params_json(const Params& params);

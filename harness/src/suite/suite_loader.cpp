@@ -271,6 +271,54 @@ class Loader {
   Suite resolve_profile(const toml::table& root, const std::string& profile_name,
                         const SuiteOptions& options) const;
 
+  std::vector<Gate> parse_gates(const toml::table& root) const {
+    std::vector<Gate> gates;
+    const toml::node* n = root.get("gates");
+    if (n == nullptr) return gates;
+    const toml::array* array = n->as_array();
+    if (array == nullptr || !array->is_array_of_tables()) fail_at(n, "'gates' must be an array of tables ([[gates]])");
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const Layers t{{array->get(i)->as_table()}};
+      const std::string context = "[[gates]] #" + std::to_string(i + 1);
+      allow_keys(t, {"metric", "scope", "better", "abs_tolerance", "rel_tolerance", "test", "alpha", "timing", "objectives"},
+                 context);
+      Gate g;
+      g.metric = get_string(t, "metric", context);
+      g.scope = get_string(t, "scope", context, std::string("*"));
+      const std::string better = get_string(t, "better", context);
+      if (better != "higher" && better != "lower")
+        fail_at(t.get("better"), "'better' in " + context + " must be \"higher\" or \"lower\", got \"" + better + "\"");
+      g.higher_is_better = better == "higher";
+      for (const char* key : {"abs_tolerance", "rel_tolerance", "alpha"}) {
+        const toml::node* v = t.get(key);
+        if (v == nullptr) continue;
+        if (!v->is_number()) fail_at(v, std::string("'") + key + "' in " + context + " must be a number, got " + type_name(*v));
+        const double x = v->is_integer() ? static_cast<double>(v->as_integer()->get()) : v->as_floating_point()->get();
+        if (!(x >= 0.0)) fail_at(v, std::string("'") + key + "' in " + context + " must be >= 0");
+        if (std::string(key) == "abs_tolerance") g.abs_tolerance = x;
+        else if (std::string(key) == "rel_tolerance") g.rel_tolerance = x;
+        else g.alpha = x;
+      }
+      g.test = get_string(t, "test", context, std::string("none"));
+      if (g.test != "none" && g.test != "mann_whitney" && g.test != "welch")
+        fail_at(t.get("test"), "'test' in " + context + " must be \"none\", \"mann_whitney\" or \"welch\", got \"" + g.test + "\"");
+      if (const toml::node* v = t.get("timing")) {
+        if (!v->is_boolean()) fail_at(v, "'timing' in " + context + " must be a bool, got " + type_name(*v));
+        g.timing = v->as_boolean()->get();
+      }
+      if (const toml::node* v = t.get("objectives")) {
+        const toml::array* labels = v->as_array();
+        if (labels == nullptr) fail_at(v, "'objectives' in " + context + " must be an array of objective labels");
+        for (const toml::node& label : *labels) {
+          if (!label.is_string()) fail_at(&label, "'objectives' in " + context + " must hold strings");
+          g.objectives.push_back(label.as_string()->get());
+        }
+      }
+      gates.push_back(g);
+    }
+    return gates;
+  }
+
   std::filesystem::path path_;
   const PluginRegistry& registry_;
   const TaskCatalog& tasks_;
@@ -370,6 +418,15 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
                 {"objectives", json::array()}};
   for (const auto& d : suite.datasets) resolved["datasets"].push_back(plugin_json(d));
   for (const auto& o : suite.objectives) resolved["objectives"].push_back(plugin_json(o));
+  suite.gates = parse_gates(root);
+  for (const Gate& g : suite.gates) {
+    json j{{"metric", g.metric}, {"scope", g.scope}, {"better", g.higher_is_better ? "higher" : "lower"},
+           {"test", g.test}, {"alpha", g.alpha}, {"timing", g.timing}};
+    if (g.abs_tolerance) j["abs_tolerance"] = *g.abs_tolerance;
+    if (g.rel_tolerance) j["rel_tolerance"] = *g.rel_tolerance;
+    if (!g.objectives.empty()) j["objectives"] = g.objectives;
+    resolved["gates"].push_back(j);
+  }
   suite.resolved_text = resolved.dump();
   suite.resolved_hash = sha256_hex(suite.resolved_text);
   return suite;
@@ -387,7 +444,8 @@ Suite Loader::load(const SuiteOptions& options) {
                      std::to_string(e.source().begin.column) + ": TOML syntax error: " +
                      std::string(e.description()));
   }
-  allow_keys(Layers{{&root}}, {"suite", "task", "encoder", "datasets", "objectives", "profiles"}, "the suite");
+  allow_keys(Layers{{&root}}, {"suite", "task", "encoder", "datasets", "objectives", "profiles", "gates"},
+             "the suite");
 
   std::vector<std::string> profiles;
   if (const toml::node* p = root.get("profiles")) {
@@ -407,6 +465,26 @@ Suite Loader::load(const SuiteOptions& options) {
 }
 
 }  // namespace
+
+std::vector<Gate> gates_from_resolved(const std::string& resolved_text) {
+  std::vector<Gate> gates;
+  const json doc = json::parse(resolved_text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("gates")) return gates;
+  for (const auto& j : doc["gates"]) {
+    Gate g;
+    g.metric = j.value("metric", "");
+    g.scope = j.value("scope", "*");
+    g.higher_is_better = j.value("better", "higher") == "higher";
+    if (j.contains("abs_tolerance")) g.abs_tolerance = j["abs_tolerance"].get<double>();
+    if (j.contains("rel_tolerance")) g.rel_tolerance = j["rel_tolerance"].get<double>();
+    g.test = j.value("test", "none");
+    g.alpha = j.value("alpha", 0.05);
+    g.timing = j.value("timing", false);
+    if (j.contains("objectives")) g.objectives = j["objectives"].get<std::vector<std::string>>();
+    gates.push_back(g);
+  }
+  return gates;
+}
 
 std::string params_json(const Params& params) {
   json j = json::object();

@@ -12,6 +12,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <iomanip>
 #include <map>
@@ -53,6 +54,17 @@ class Lars {
   void zero_grad() {
     for (auto& p : params_)
       if (p.grad().defined()) p.grad().zero_();
+  }
+  void save(torch::serialize::OutputArchive& out) const {
+    for (std::size_t i = 0; i < buffers_.size(); ++i)
+      if (buffers_[i].defined()) out.write("lars_momentum_" + std::to_string(i), buffers_[i]);
+  }
+  void load(torch::serialize::InputArchive& in) {
+    buffers_.resize(params_.size());
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor t;
+      if (in.try_read("lars_momentum_" + std::to_string(i), t)) buffers_[i] = t;
+    }
   }
   void step(double lr) {
     torch::NoGradGuard no_grad;
@@ -112,6 +124,8 @@ class ContrastiveTask : public Task {
         p("knn_k", ParamType::integer, "200", "kNN neighbours"),
         p("knn_temperature", ParamType::real, "0.1", "kNN vote temperature"),
         p("control", ParamType::boolean, "true", "add a random_init case per dataset (untrained encoder)"),
+        p("checkpoint_every", ParamType::integer, "0",
+          "save a checkpoint every K epochs beside the database (0: never); `harness run --resume` continues from it"),
     };
   }
   bool adds_control(const Suite& suite) const override { return suite.task_params.get_bool("control"); }
@@ -154,6 +168,7 @@ class ContrastiveTask : public Task {
     p.get_int_in("eval_every", 0);
     p.get_int_in("linear_epochs", 1);
     p.get_int_in("knn_k", 1);
+    p.get_int_in("checkpoint_every", 0);
     if (!(p.get_double("knn_temperature") > 0)) p.fail("knn_temperature", "must be > 0");
   }
 
@@ -226,9 +241,13 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   negative_mask.index_put_({idx, positive_of}, false);
 
   CaseOutcome outcome;
-  std::vector<MetricSample> pending;
+  std::vector<MetricSample> pending, history;  // history: every sample, kept for checkpoints
+  const std::int64_t checkpoint_every = tp.get_int("checkpoint_every");
+  const bool checkpoints = checkpoint_every > 0 && !r.checkpoint_dir.empty();
   auto flush = [&] {
-    if (!pending.empty()) r.events.metrics(r.c, pending);
+    if (pending.empty()) return;
+    r.events.metrics(r.c, pending);
+    if (checkpoints) history.insert(history.end(), pending.begin(), pending.end());
     pending.clear();
   };
   auto evaluate = [&](std::int64_t step) {
@@ -253,11 +272,86 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   const auto start = clock::now();
   auto last_progress = start - std::chrono::seconds(1);
   double train_seconds = 0.0, final_loss = NAN;
-  std::int64_t step = 0;
+  std::int64_t step = 0, first_epoch = 0;
+
+  // A checkpoint holds everything the rest of the case depends on: weights and BN statistics,
+  // optimiser state, the three generators, counters, and the samples recorded so far (re-emitted
+  // on resume, so the case's record is whole). Resuming gives the same metrics bit for bit.
+  const std::filesystem::path checkpoint = r.checkpoint_dir / (r.c.config_hash + ".pt");
+  auto save_checkpoint = [&](std::int64_t next_epoch) {
+    torch::serialize::OutputArchive out, enc, hd, opt;
+    encoder->module().save(enc);
+    head->save(hd);
+    out.write("encoder", enc);
+    out.write("head", hd);
+    if (optimizer) {
+      optimizer->save(opt);
+      out.write("optimizer", opt);
+    } else {
+      lars->save(out);
+    }
+    out.write("epoch", torch::tensor(next_epoch));
+    out.write("step", torch::tensor(step));
+    out.write("train_seconds", torch::tensor(train_seconds, torch::kFloat64));
+    out.write("final_loss", torch::tensor(final_loss, torch::kFloat64));
+    out.write("order_gen", order_gen.get_state());
+    out.write("aug_gen", aug_gen.get_state());
+    out.write("probe_gen", probe_gen.get_state());
+    c10::List<std::string> names;
+    std::vector<std::int64_t> steps;
+    std::vector<double> values;
+    for (const auto& m : history) {
+      names.push_back(m.name);
+      steps.push_back(m.step);
+      values.push_back(m.value);
+    }
+    out.write("history_names", c10::IValue(names));
+    out.write("history_steps", torch::tensor(steps, torch::kInt64));
+    out.write("history_values", torch::tensor(values, torch::kFloat64));
+    std::filesystem::create_directories(r.checkpoint_dir);
+    const std::string tmp = checkpoint.string() + ".tmp";
+    out.save_to(tmp);
+    std::filesystem::rename(tmp, checkpoint);  // a kill mid-write leaves the previous one intact
+  };
+  if (checkpoints && r.resuming && objective && std::filesystem::exists(checkpoint)) {
+    torch::serialize::InputArchive in, enc, hd, opt;
+    in.load_from(checkpoint.string());
+    in.read("encoder", enc);
+    in.read("head", hd);
+    encoder->module().load(enc);
+    head->load(hd);
+    if (optimizer) {
+      in.read("optimizer", opt);
+      optimizer->load(opt);
+    } else {
+      lars->load(in);
+    }
+    // A fresh tensor per read: InputArchive::read set_()s into a defined one.
+    auto read = [&](const char* key) {
+      torch::Tensor t;
+      in.read(key, t);
+      return t;
+    };
+    first_epoch = read("epoch").item<std::int64_t>();
+    step = read("step").item<std::int64_t>();
+    train_seconds = read("train_seconds").item<double>();
+    final_loss = read("final_loss").item<double>();
+    for (auto [key, gen] : {std::pair<const char*, at::Generator*>{"order_gen", &order_gen}, {"aug_gen", &aug_gen},
+                            {"probe_gen", &probe_gen}})
+      gen->set_state(read(key));
+    c10::IValue names;
+    in.read("history_names", names);
+    const torch::Tensor steps = read("history_steps"), values = read("history_values");
+    const auto list = names.toList();
+    for (std::size_t i = 0; i < list.size(); ++i)
+      pending.push_back({steps[i].item<std::int64_t>(), list.get(i).toStringRef(), values[i].item<double>()});
+    flush();
+  }
+
   encoder->module().train();
   head->train();
   const std::int64_t eval_every = tp.get_int("eval_every");
-  for (std::int64_t epoch = 0; objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
+  for (std::int64_t epoch = first_epoch; objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
     const torch::Tensor order = torch::randperm(train_size, order_gen, torch::kLong);
     for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       if (r.stop_requested.load()) {
@@ -317,6 +411,8 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     flush();
     if (outcome.status == CaseStatus::finished && eval_every > 0 && (epoch + 1) % eval_every == 0 && epoch + 1 < epochs)
       evaluate(step);
+    if (outcome.status == CaseStatus::finished && checkpoints && (epoch + 1) % checkpoint_every == 0 && epoch + 1 < epochs)
+      save_checkpoint(epoch + 1);
   }
   flush();
   if (outcome.status == CaseStatus::finished) {
@@ -325,6 +421,10 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     outcome.summary.push_back({"", "linear_top1", linear});
     outcome.summary.push_back({"", "knn_top1", knn});
     outcome.summary.push_back({"", "eval_seconds", std::chrono::duration<double>(clock::now() - eval_start).count()});
+  }
+  if (outcome.status == CaseStatus::finished && checkpoints) {
+    std::error_code ec;
+    std::filesystem::remove(checkpoint, ec);  // done: a later run starts afresh
   }
   outcome.summary.push_back({"", "steps", static_cast<double>(step)});
   outcome.summary.push_back({"", "final_loss", final_loss});

@@ -7,6 +7,7 @@
 #include "suite/suite.hpp"
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct CaseRun {
   torch::Device device;
   Reporter& events;                       // metrics() and progress()
   const std::atomic<bool>& stop_requested;  // set by SIGINT/SIGTERM
+  std::filesystem::path checkpoint_dir;     // where long cases save checkpoints ("" : none)
+  bool resuming = false;                    // load a checkpoint of this case if one exists
 };
 
 struct CaseOutcome {

@@ -1,0 +1,32 @@
+#include "cli/commands.hpp"
+#include "db/merge.hpp"
+#include "util/errors.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace rpcbench::cli {
+
+void add_merge(CLI::App& app, MergeArgs& args) {
+  app.add_option("inputs", args.inputs, "results databases to merge")->required();
+  app.add_option("--output,-o", args.output, "the merged database (created, or added to)")->required();
+}
+
+int merge_command(const MergeArgs& args) {
+  std::error_code ec;
+  for (const auto& input : args.inputs) {
+    if (!std::filesystem::exists(input, ec)) throw InputError("merge: '" + input + "' does not exist");
+    if (std::filesystem::exists(args.output, ec) && std::filesystem::equivalent(input, args.output, ec))
+      throw InputError("merge: '" + input + "' is also the output");
+  }
+  for (const auto& input : args.inputs) Database(input, Database::Mode::read_only);  // all valid before writing
+  Database out(args.output, Database::Mode::read_write);
+  for (const auto& input : args.inputs) {
+    const MergeStats s = merge_database(out, input);
+    std::fprintf(stderr, "%s: %zu run(s) added (%zu cases, %zu samples), %zu already present\n", input.c_str(),
+                 s.runs_added, s.cases, s.samples, s.runs_skipped);
+  }
+  return kExitOk;
+}
+
+}  // namespace rpcbench::cli

@@ -1,0 +1,232 @@
+#include "compare/compare.hpp"
+
+#include "compare/statistics.hpp"
+#include "db/database.hpp"
+#include "util/errors.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <regex>
+
+namespace rpcbench {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string group_of(const std::string& case_key) {
+  const auto at = case_key.rfind("/repeat=");
+  return at == std::string::npos ? case_key : case_key.substr(0, at);
+}
+
+std::string value_key(const std::string& scope, const std::string& name) { return scope + "|" + name; }
+
+bool is_sqlite(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char header[16] = {};
+  in.read(header, sizeof header);
+  return in && std::string(header, 15) == "SQLite format 3";
+}
+
+// The run a spec names inside a database; nullopt when the spec is not a run id or SHA.
+std::int64_t pick_run(Database& db, const std::string& spec, const std::string& suite, const std::string& what) {
+  std::string sql = "SELECT run_id FROM runs WHERE 1";
+  const bool by_id = !spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit);
+  const bool by_sha = !by_id && std::regex_match(spec, std::regex("[0-9a-fA-F]{7,40}"));
+  if (by_id) sql += " AND run_id = ?1";
+  if (by_sha) sql += " AND git_sha LIKE ?1 || '%'";
+  if (!suite.empty()) sql += " AND suite_name = ?2";
+  sql += " ORDER BY run_id DESC LIMIT 1";
+  auto s = db.prepare(sql);
+  if (by_id || by_sha) s.bind(1, spec);
+  if (!suite.empty()) s.bind(2, suite);
+  if (!s.step())
+    throw InputError(what + ": no run" + (by_id ? " with id " + spec : by_sha ? " at git " + spec : std::string()) +
+                     (suite.empty() ? "" : " of suite '" + suite + "'") + " in '" + db.path().string() + "'");
+  return s.column_int(0);
+}
+
+json run_json(Database& db, std::int64_t run_id) {
+  auto r = db.prepare(
+      "SELECT run_id, suite_name, profile, task, seed, resolved_suite, resolved_hash, git_sha, git_dirty, "
+      "harness_version, libtorch_version, compiler, build_type, cpu_model, host, device, threads, blas, started_at, "
+      "finished_at, status FROM runs WHERE run_id = ?1");
+  r.bind(1, run_id);
+  RPCBENCH_CHECK(r.step(), "run vanished");
+  json run = json::object();
+  for (int i = 0; i < r.column_count(); ++i) {
+    if (r.is_null(i)) run[r.column_name(i)] = nullptr;
+    else if (r.column_type(i) == 1 /*SQLITE_INTEGER*/) run[r.column_name(i)] = r.column_int(i);
+    else run[r.column_name(i)] = r.column_text(i);
+  }
+  json cases = json::array();
+  auto c = db.prepare("SELECT case_id, case_key, status, message, config_hash FROM cases WHERE run_id = ?1 ORDER BY case_key");
+  c.bind(1, run_id);
+  while (c.step()) {
+    json summaries = json::object();
+    auto s = db.prepare("SELECT scope, name, value FROM summaries WHERE case_id = ?1 ORDER BY scope, name");
+    s.bind(1, c.column_int(0));
+    while (s.step()) summaries[s.column_text(0)][s.column_text(1)] = s.is_null(2) ? json(nullptr) : json(s.column_double(2));
+    cases.push_back({{"key", c.column_text(1)},
+                     {"status", c.column_text(2)},
+                     {"message", c.column_text(3)},
+                     {"config_hash", c.column_text(4)},
+                     {"summaries", summaries}});
+  }
+  run["resolved_suite"] = json::parse(run["resolved_suite"].get<std::string>());
+  return json{{"schema", 1}, {"run", run}, {"cases", cases}};
+}
+
+ResultSet from_json(const json& doc, const std::string& description) {
+  ResultSet set;
+  set.description = description;
+  set.resolved_suite = doc.at("run").at("resolved_suite").dump();
+  for (const auto& c : doc.at("cases")) {
+    ResultSet::Group& g = set.groups[group_of(c.at("key").get<std::string>())];
+    g.statuses.push_back(c.at("status").get<std::string>());
+    for (const auto& [scope, names] : c.at("summaries").items())
+      for (const auto& [name, value] : names.items())
+        g.values[value_key(scope, name)].push_back(value.is_null() ? NAN : value.get<double>());
+  }
+  return set;
+}
+
+double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+
+bool scope_matches(const std::string& pattern, const std::string& scope) { return pattern == "*" || pattern == scope; }
+
+// Case groups are "dataset=D/objective=O".
+bool objective_matches(const Gate& gate, const std::string& group) {
+  if (gate.objectives.empty()) return true;
+  const auto at = group.find("objective=");
+  const std::string label = at == std::string::npos ? "" : group.substr(at + 10, group.find('/', at) - at - 10);
+  return std::find(gate.objectives.begin(), gate.objectives.end(), label) != gate.objectives.end();
+}
+
+}  // namespace
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::improvement: return "improvement";
+    case Verdict::unchanged: return "unchanged";
+    case Verdict::regression: return "REGRESSION";
+    case Verdict::reported: return "reported";
+  }
+  return "?";
+}
+
+std::string export_run(const std::string& db_path, std::optional<std::int64_t> run_id, const std::string& suite) {
+  Database db(db_path, Database::Mode::read_only);
+  const std::int64_t id = run_id ? pick_run(db, std::to_string(*run_id), suite, "export") : pick_run(db, "", suite, "export");
+  return run_json(db, id).dump(2) + "\n";
+}
+
+ResultSet load_result_set(const std::string& spec, const std::string& db_path, const std::string& suite) {
+  std::error_code ec;
+  if (fs::is_regular_file(spec, ec)) {
+    if (is_sqlite(spec)) {
+      Database db(spec, Database::Mode::read_only);
+      const std::int64_t id = pick_run(db, "", suite, spec);
+      return from_json(run_json(db, id), "run " + std::to_string(id) + " in " + spec);
+    }
+    std::ifstream in(spec);
+    const json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("run") || !doc.contains("cases"))
+      throw InputError(spec + ": neither an rpcbench database nor a JSON export (harness export)");
+    return from_json(doc, spec + " (exported run " + std::to_string(doc["run"].value("run_id", 0)) + ")");
+  }
+  if (!fs::exists(db_path, ec))
+    throw InputError("'" + spec + "' is not a file, and the database '" + db_path + "' to look it up in does not exist");
+  Database db(db_path, Database::Mode::read_only);
+  const bool looks_like_ref = std::regex_match(spec, std::regex("[0-9]+|[0-9a-fA-F]{7,40}"));
+  if (!looks_like_ref)
+    throw InputError("'" + spec + "' is not a file, a run id or a git SHA (7 to 40 hex digits)");
+  const std::int64_t id = pick_run(db, spec, suite, spec);
+  return from_json(run_json(db, id), "run " + std::to_string(id) + " in " + db_path);
+}
+
+bool CompareReport::regression() const {
+  return std::any_of(rows.begin(), rows.end(), [](const Comparison& c) { return c.verdict == Verdict::regression; });
+}
+
+CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, const std::vector<Gate>& gates) {
+  if (gates.empty())
+    throw InputError("no gates: the candidate's suite has no [[gates]] (give --gates SUITE to use another's)");
+  CompareReport report;
+  for (const auto& [group, base] : baseline.groups) {
+    auto it = candidate.groups.find(group);
+    if (it == candidate.groups.end()) {
+      Comparison c;
+      c.group = group;
+      c.verdict = Verdict::regression;
+      c.reason = "case missing in the candidate";
+      report.rows.push_back(c);
+      continue;
+    }
+    ++report.matched_groups;
+    const ResultSet::Group& cand = it->second;
+    for (const Gate& gate : gates) {
+      if (!objective_matches(gate, group)) continue;
+      for (const auto& [key, base_values] : base.values) {
+        const auto bar = key.find('|');
+        const std::string scope = key.substr(0, bar), name = key.substr(bar + 1);
+        if (name != gate.metric || !scope_matches(gate.scope, scope)) continue;
+        Comparison c;
+        c.group = group;
+        c.scope = scope;
+        c.metric = name;
+        c.baseline_n = base_values.size();
+        c.baseline = mean(base_values);
+        auto cv = cand.values.find(key);
+        if (cv == cand.values.end()) {
+          c.verdict = Verdict::regression;
+          c.reason = "metric missing in the candidate (status " + (cand.statuses.empty() ? "?" : cand.statuses[0]) + ")";
+          report.rows.push_back(c);
+          continue;
+        }
+        c.candidate_n = cv->second.size();
+        c.candidate = mean(cv->second);
+        c.change = c.candidate - c.baseline;
+        c.relative = c.baseline != 0 ? c.change / std::abs(c.baseline) : (c.change == 0 ? 0.0 : INFINITY);
+        if (gate.test == "mann_whitney") c.p_value = mann_whitney_p(base_values, cv->second);
+        if (gate.test == "welch") c.p_value = welch_p(base_values, cv->second);
+        const bool finite = std::isfinite(c.baseline) && std::isfinite(c.candidate);
+        const bool worse = gate.higher_is_better ? c.change < 0 : c.change > 0;
+        const bool beyond = (!gate.abs_tolerance || std::abs(c.change) > *gate.abs_tolerance) &&
+                            (!gate.rel_tolerance || std::abs(c.relative) > *gate.rel_tolerance);
+        const bool significant = !c.p_value || *c.p_value < gate.alpha;
+        if (!finite && std::isfinite(c.baseline)) {
+          c.verdict = Verdict::regression;
+          c.reason = "candidate is not finite";
+        } else if (!finite) {
+          c.verdict = Verdict::unchanged;
+          c.reason = "baseline not finite";
+        } else if (!beyond) {
+          c.verdict = Verdict::unchanged;
+          c.reason = "within tolerance";
+        } else if (!significant) {
+          c.verdict = Verdict::unchanged;
+          c.reason = "not significant";
+        } else {
+          c.verdict = worse ? Verdict::regression : Verdict::improvement;
+        }
+        // Timing on a shared machine is noise unless the suite says otherwise: report only.
+        if (!gate.timing && name.find("second") != std::string::npos &&
+            c.verdict != Verdict::unchanged) {
+          c.reason = "timing: reported, not gated (" + std::string(to_string(c.verdict)) + ")";
+          c.verdict = Verdict::reported;
+        }
+        report.rows.push_back(c);
+      }
+    }
+  }
+  if (report.matched_groups == 0)
+    throw InputError("no case of " + baseline.description + " matches a case of " + candidate.description +
+                     ": nothing to compare");
+  return report;
+}
+
+}  // namespace rpcbench

@@ -1,0 +1,54 @@
+// Comparing two sets of results case by case, under a suite's gates.
+#pragma once
+
+#include "suite/suite.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rpcbench {
+
+// One side of a comparison: a run's summaries, its cases grouped across repeats.
+struct ResultSet {
+  std::string description;    // "run 3 in results/rpcbench.db (git 1a2b3c4d5e)"
+  std::string resolved_suite;  // canonical JSON: the gates come from here
+  struct Group {
+    std::vector<std::string> statuses;                          // one per repeat
+    std::map<std::string, std::vector<double>> values;          // "scope|name" → one per repeat
+  };
+  std::map<std::string, Group> groups;  // case key without "/repeat=N"
+};
+
+// BASELINE/CANDIDATE spelled as: a database file (its latest run, or the latest of `suite`), an
+// exported JSON file (`harness export`), a run id in `db`, or a git SHA prefix recorded in `db`.
+// Throws InputError when it names nothing.
+ResultSet load_result_set(const std::string& spec, const std::string& db, const std::string& suite);
+
+// The text form of one run (summaries, not per-step samples): sorted, pretty JSON a diff can read;
+// `harness compare` accepts it as a side, so a committed baseline needs no database.
+std::string export_run(const std::string& db, std::optional<std::int64_t> run_id, const std::string& suite);
+
+enum class Verdict { improvement, unchanged, regression, reported };
+const char* to_string(Verdict v);
+
+struct Comparison {
+  std::string group, scope, metric;
+  std::size_t baseline_n = 0, candidate_n = 0;
+  double baseline = 0, candidate = 0, change = 0, relative = 0;
+  std::optional<double> p_value;
+  Verdict verdict = Verdict::unchanged;
+  std::string reason;
+};
+
+struct CompareReport {
+  std::vector<Comparison> rows;
+  std::size_t matched_groups = 0;
+  bool regression() const;
+};
+
+// Throws InputError when no case matches or no gate applies.
+CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, const std::vector<Gate>& gates);
+
+}  // namespace rpcbench

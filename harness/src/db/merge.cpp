@@ -1,0 +1,105 @@
+#include "db/merge.hpp"
+
+#include "util/errors.hpp"
+
+#include <string>
+#include <vector>
+
+namespace rpcbench {
+namespace {
+
+std::vector<std::string> columns(Database& db, const std::string& table, const std::string& skip) {
+  std::vector<std::string> out;
+  auto s = db.prepare("PRAGMA main.table_info(" + table + ")");
+  while (s.step())
+    if (s.column_text(1) != skip) out.push_back(s.column_text(1));
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& prefix = "") {
+  std::string out;
+  for (const auto& c : v) out += (out.empty() ? "" : ", ") + prefix + c;
+  return out;
+}
+
+}  // namespace
+
+MergeStats merge_database(Database& target, const std::filesystem::path& source) {
+  { Database check(source, Database::Mode::read_only); }  // an rpcbench database, not newer
+  MergeStats stats;
+  auto attach = target.prepare("ATTACH DATABASE ?1 AS src");
+  attach.bind(1, source.string());
+  attach.run();
+  struct Detach {
+    Database& db;
+    ~Detach() {
+      try {
+        db.exec("DETACH DATABASE src");
+      } catch (...) {
+      }
+    }
+  } detach{target};
+
+  const auto run_cols = columns(target, "runs", "run_id");
+  const auto case_cols = columns(target, "cases", "case_id");
+  std::vector<std::int64_t> runs;
+  {
+    auto s = target.prepare("SELECT run_id FROM src.runs ORDER BY run_id");
+    while (s.step()) runs.push_back(s.column_int(0));
+  }
+  for (std::int64_t run : runs) {
+    auto exists = target.prepare(
+        "SELECT count(*) FROM main.runs m JOIN src.runs s ON m.host IS s.host AND m.pid IS s.pid "
+        "AND m.started_at = s.started_at AND m.resolved_hash = s.resolved_hash WHERE s.run_id = ?1");
+    exists.bind(1, run);
+    exists.step();
+    if (exists.column_int(0) > 0) {
+      ++stats.runs_skipped;
+      continue;
+    }
+    Transaction t(target);
+    target.prepare("INSERT INTO main.runs (" + join(run_cols) + ") SELECT " + join(run_cols) +
+                   " FROM src.runs WHERE run_id = ?1")
+        .bind(1, run)
+        .run();
+    const std::int64_t new_run = target.last_insert_id();
+    target.prepare("INSERT INTO main.run_plugins SELECT ?2, kind, name, version, build_id, path, file_sha256 "
+                   "FROM src.run_plugins WHERE run_id = ?1")
+        .bind(1, run)
+        .bind(2, new_run)
+        .run();
+    std::vector<std::int64_t> cases;
+    {
+      auto s = target.prepare("SELECT case_id FROM src.cases WHERE run_id = ?1 ORDER BY case_id");
+      s.bind(1, run);
+      while (s.step()) cases.push_back(s.column_int(0));
+    }
+    std::vector<std::string> case_values = case_cols;
+    for (auto& c : case_values) c = c == "run_id" ? "?2" : c;
+    for (std::int64_t c : cases) {
+      target.prepare("INSERT INTO main.cases (" + join(case_cols) + ") SELECT " + join(case_values) +
+                     " FROM src.cases WHERE case_id = ?1")
+          .bind(1, c)
+          .bind(2, new_run)
+          .run();
+      const std::int64_t new_case = target.last_insert_id();
+      target.prepare("INSERT INTO main.samples (case_id, name, step, value) SELECT ?2, name, step, value "
+                     "FROM src.samples WHERE case_id = ?1")
+          .bind(1, c)
+          .bind(2, new_case)
+          .run();
+      stats.samples += static_cast<std::size_t>(target.changes());
+      target.prepare("INSERT INTO main.summaries (case_id, scope, name, value) SELECT ?2, scope, name, value "
+                     "FROM src.summaries WHERE case_id = ?1")
+          .bind(1, c)
+          .bind(2, new_case)
+          .run();
+      ++stats.cases;
+    }
+    t.commit();
+    ++stats.runs_added;
+  }
+  return stats;
+}
+
+}  // namespace rpcbench

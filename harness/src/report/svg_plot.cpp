@@ -1,0 +1,163 @@
+#include "report/svg_plot.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace rpcbench::svg {
+namespace {
+
+constexpr double kWidth = 720, kHeight = 360, kLeft = 64, kRight = 170, kTop = 34, kBottom = 46;
+const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+std::string num(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", v);
+  return buffer;
+}
+
+std::string tick(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g", v);
+  return buffer;
+}
+
+struct Frame {
+  double x0, x1, y0, y1;
+  double px(double x) const { return kLeft + (x - x0) / (x1 - x0) * (kWidth - kLeft - kRight); }
+  double py(double y) const {
+    const double c = std::clamp(y, y0, y1);
+    return kHeight - kBottom - (c - y0) / (y1 - y0) * (kHeight - kTop - kBottom);
+  }
+};
+
+void frame_and_axes(std::ostringstream& os, const Axes& axes, const Frame& f, bool numeric_x) {
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" << kWidth << "\" height=\"" << kHeight
+     << "\" viewBox=\"0 0 " << kWidth << ' ' << kHeight << "\" role=\"img\">\n<title>" << escape(axes.title) << "</title>\n";
+  os << "<text x=\"" << kLeft << "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" << escape(axes.title) << "</text>\n";
+  os << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << kWidth - kLeft - kRight << "\" height=\""
+     << kHeight - kTop - kBottom << "\" fill=\"none\" stroke=\"#444\"/>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double y = f.y0 + (f.y1 - f.y0) * i / 4.0;
+    os << "<line x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\"" << num(f.py(y)) << "\" y2=\"" << num(f.py(y))
+       << "\" stroke=\"#ddd\"/><text x=\"" << kLeft - 6 << "\" y=\"" << num(f.py(y) + 4)
+       << "\" font-size=\"11\" text-anchor=\"end\">" << tick(y) << "</text>\n";
+    if (numeric_x) {
+      const double x = f.x0 + (f.x1 - f.x0) * i / 4.0;
+      os << "<text x=\"" << num(f.px(x)) << "\" y=\"" << kHeight - kBottom + 16 << "\" font-size=\"11\" text-anchor=\"middle\">"
+         << tick(x) << "</text>\n";
+    }
+  }
+  os << "<text x=\"" << (kLeft + kWidth - kRight) / 2 << "\" y=\"" << kHeight - 8 << "\" font-size=\"12\" text-anchor=\"middle\">"
+     << escape(axes.x_label) << "</text>\n";
+  os << "<text transform=\"translate(14," << (kTop + kHeight - kBottom) / 2 << ") rotate(-90)\" font-size=\"12\" "
+     << "text-anchor=\"middle\">" << escape(axes.y_label) << "</text>\n";
+}
+
+void legend(std::ostringstream& os, std::size_t i, const std::string& name, const std::string& colour, bool dashed) {
+  const double y = kTop + 8 + 16 * static_cast<double>(i);
+  os << "<line x1=\"" << kWidth - kRight + 10 << "\" x2=\"" << kWidth - kRight + 30 << "\" y1=\"" << y << "\" y2=\"" << y
+     << "\" stroke=\"" << colour << "\" stroke-width=\"2\"" << (dashed ? " stroke-dasharray=\"5,3\"" : "")
+     << "/><text x=\"" << kWidth - kRight + 36 << "\" y=\"" << y + 4 << "\" font-size=\"11\">" << escape(name) << "</text>\n";
+}
+
+std::pair<double, double> robust_range(std::vector<double> v, bool robust) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return {0.0, 1.0};
+  std::sort(v.begin(), v.end());
+  double lo = v.front(), hi = v.back();
+  if (robust && v.size() > 100) {
+    lo = v[v.size() / 100];
+    hi = v[v.size() - 1 - v.size() / 100];
+  }
+  if (hi <= lo) hi = lo + 1.0;
+  const double pad = 0.05 * (hi - lo);
+  return {lo - pad, hi + pad};
+}
+
+}  // namespace
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string line_chart(const Axes& axes, const std::vector<Series>& series) {
+  std::vector<double> xs, ys, refs;
+  for (const auto& s : series) {
+    xs.insert(xs.end(), s.x.begin(), s.x.end());
+    (s.dashed ? refs : ys).insert((s.dashed ? refs : ys).end(), s.y.begin(), s.y.end());
+  }
+  auto [y0, y1] = robust_range(ys, axes.robust_y);
+  for (double r : refs)
+    if (std::isfinite(r)) y0 = std::min(y0, r), y1 = std::max(y1, r + 0.05 * (y1 - y0));
+  const auto [x0, x1] = robust_range(xs, false);
+  const Frame f{x0, x1, y0, y1};
+  std::ostringstream os;
+  frame_and_axes(os, axes, f, true);
+  std::size_t colour = 0;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const auto& s = series[i];
+    const std::string c = s.dashed ? "#000" : kPalette[colour++ % 10];
+    os << "<path class=\"series\" data-name=\"" << escape(s.name) << "\" fill=\"none\" stroke=\"" << c
+       << "\" stroke-width=\"1.5\"" << (s.dashed ? " stroke-dasharray=\"5,3\"" : "") << " d=\"";
+    bool pen = false;
+    for (std::size_t k = 0; k < s.x.size(); ++k) {
+      if (!std::isfinite(s.y[k])) {
+        pen = false;
+        continue;
+      }
+      os << (pen ? 'L' : 'M') << num(f.px(s.x[k])) << ',' << num(f.py(s.y[k])) << ' ';
+      pen = true;
+    }
+    os << "\"/>\n";
+    for (double mx : s.marker_x) {
+      const double y = s.y.empty() ? y0 : f.py(s.y.back());
+      os << "<text class=\"divergence\" x=\"" << num(f.px(mx)) << "\" y=\"" << num(y + 4) << "\" fill=\"" << c
+         << "\" font-size=\"14\" text-anchor=\"middle\">✕</text>\n";
+    }
+    legend(os, i, s.name + (s.marker_x.empty() ? "" : " (diverged ✕)"), c, s.dashed);
+  }
+  os << "</svg>\n";
+  return os.str();
+}
+
+std::string bar_chart(const Axes& axes, const std::vector<std::string>& categories, const std::vector<Bars>& groups) {
+  std::vector<double> all{0.0};
+  for (const auto& g : groups) all.insert(all.end(), g.values.begin(), g.values.end());
+  auto [y0, y1] = robust_range(all, false);
+  const Frame f{0.0, static_cast<double>(categories.size()), y0, y1};
+  std::ostringstream os;
+  frame_and_axes(os, axes, f, false);
+  const double slot = (kWidth - kLeft - kRight) / std::max<std::size_t>(categories.size(), 1);
+  const double bar = slot * 0.8 / std::max<std::size_t>(groups.size(), 1);
+  for (std::size_t c = 0; c < categories.size(); ++c) {
+    os << "<text x=\"" << num(kLeft + slot * (c + 0.5)) << "\" y=\"" << kHeight - kBottom + 16
+       << "\" font-size=\"11\" text-anchor=\"middle\">" << escape(categories[c]) << "</text>\n";
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const double v = c < groups[g].values.size() ? groups[g].values[c] : NAN;
+      if (!std::isfinite(v)) continue;
+      const double x = kLeft + slot * c + slot * 0.1 + bar * g;
+      const double top = std::min(f.py(v), f.py(0.0)), height = std::abs(f.py(v) - f.py(0.0));
+      os << "<rect class=\"bar\" x=\"" << num(x) << "\" y=\"" << num(top) << "\" width=\"" << num(bar) << "\" height=\""
+         << num(height) << "\" fill=\"" << kPalette[g % 10] << "\"><title>" << escape(groups[g].name + " " + categories[c])
+         << ": " << tick(v) << "</title></rect>\n";
+    }
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) legend(os, g, groups[g].name, kPalette[g % 10], false);
+  os << "</svg>\n";
+  return os.str();
+}
+
+}  // namespace rpcbench::svg
