@@ -6,11 +6,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
 "$root/scripts/build.sh"
-if ! python3 -c "import torch" 2>/dev/null; then
+# Debian's interpreter: python3-torch installs for /usr/bin/python3, not for other pythons on PATH.
+python=/usr/bin/python3
+if ! "$python" -c "import torch" 2>/dev/null; then
   apt-get install -y -qq --no-install-recommends python3-torch >&2
 fi
 for round in 1 2; do  # two alternating rounds: drift on a shared machine shows up as disagreement
   RPCBENCH_BENCH_THREADS=$threads "${BUILD_DIR:-$root/build}/bin/rpcbench_bench" \
     --benchmark_filter=BM_ContrastiveTrainStep --benchmark_min_time=3 2>/dev/null | grep BM_
-  python3 "$root/bench/pytorch_contrastive_step.py" --threads "$threads" --batch 256 --steps 20
+  "$python" "$root/bench/pytorch_contrastive_step.py" --threads "$threads" --batch 256 --steps 20
 done
