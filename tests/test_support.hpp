@@ -67,4 +67,15 @@ inline CommandResult run_command(const std::string& command) {
 
 inline std::string harness() { return RPCBENCH_HARNESS; }
 
+// A small, fast mi suite (one thread, separable 16/4 critic on a 4-d staircase) for tests that
+// need a real run; `tail` adds objectives, gates or anything else.
+inline std::string tiny_mi_suite(const std::string& name, const std::string& mi_levels, int steps_per_level,
+                                 const std::string& tail) {
+  return "[suite]\nname = \"" + name + "\"\ntask = \"mi\"\nthreads = 1\n"
+         "[task]\nbatch_size = 16\nwindow = 10\n"
+         "[encoder]\nplugin = \"separable\"\nhidden = 16\nembed = 4\n"
+         "[[datasets]]\nplugin = \"gaussian_staircase\"\ndim = 4\nmi_levels = " + mi_levels +
+         "\nsteps_per_level = " + std::to_string(steps_per_level) + "\n" + tail;
+}
+
 }  // namespace rpcbench::test

@@ -145,27 +145,10 @@ namespace {
 class Interrupted : public ::testing::Test {
  protected:
   std::string suite() {
-    return dir.write("long.toml", R"toml([suite]
-name = "long"
-task = "mi"
-threads = 1
-[task]
-batch_size = 16
-window = 10
-[encoder]
-plugin = "separable"
-hidden = 16
-embed = 4
-[[datasets]]
-plugin = "gaussian_staircase"
-dim = 4
-mi_levels = [1.0]
-steps_per_level = 400000
-[[objectives]]
-plugin = "infonce"
-[[objectives]]
-plugin = "dv"
-)toml").string();
+    return dir.write("long.toml", test::tiny_mi_suite("long", "[1.0]", 400000,
+                                                       "[[objectives]]\nplugin = \"infonce\"\n"
+                                                       "[[objectives]]\nplugin = \"dv\"\n"))
+        .string();
   }
   // Starts the harness in the background, waits until it has written samples, sends `signal`.
   int run_and_signal(const std::string& suite_path, const std::string& signal) {
@@ -333,31 +316,13 @@ namespace {
 TEST(CliReport, MiRunGivesStaircaseBiasVarianceLossAndProvenance) {
   test::TempDir dir;
   const auto db = dir.path() / "r.db";
-  const std::string suite = dir.write("s.toml", R"toml([suite]
-name = "reported"
-task = "mi"
-threads = 1
-[task]
-batch_size = 16
-window = 10
-[encoder]
-plugin = "separable"
-hidden = 16
-embed = 4
-[[datasets]]
-plugin = "gaussian_staircase"
-dim = 4
-mi_levels = [1.0, 2.0, 3.0]
-steps_per_level = 30
-[[objectives]]
-plugin = "infonce"
-[[objectives]]
-plugin = "rpc"
-[[objectives]]
-plugin = "fixture_nan"
-label = "diverges"
-nan_at_call = 40
-)toml").string();
+  const std::string suite =
+      dir.write("s.toml", test::tiny_mi_suite("reported", "[1.0, 2.0, 3.0]", 30,
+                                              "[[objectives]]\nplugin = \"infonce\"\n"
+                                              "[[objectives]]\nplugin = \"rpc\"\n"
+                                              "[[objectives]]\nplugin = \"fixture_nan\"\nlabel = \"diverges\"\n"
+                                              "nan_at_call = 40\n"))
+          .string();
   ASSERT_EQ(run_command(harness() + " run " + suite + " --quiet --plugins " + fixture("good") + " --db " + db.string()).exit_code, 0);
   const auto out = dir.path() / "report";
   const auto r = run_command(harness() + " report --db " + db.string() + " --out " + out.string());

@@ -118,31 +118,12 @@ TEST(Compare, GatesCanBeLimitedToObjectives) {
 // nothing that matches.
 TEST(CompareCli, ExportRoundTripAndExitCodes) {
   test::TempDir dir;
-  const std::string suite = dir.write("s.toml", R"toml([suite]
-name = "gated"
-task = "mi"
-threads = 1
-[task]
-batch_size = 16
-window = 10
-[encoder]
-plugin = "separable"
-hidden = 16
-embed = 4
-[[datasets]]
-plugin = "gaussian_staircase"
-dim = 4
-mi_levels = [1.0, 2.0]
-steps_per_level = 40
-[[objectives]]
-plugin = "infonce"
-[[objectives]]
-plugin = "rpc"
-[[gates]]
-metric = "mse"
-better = "lower"
-abs_tolerance = 0.01
-)toml").string();
+  const std::string suite =
+      dir.write("s.toml", test::tiny_mi_suite("gated", "[1.0, 2.0]", 40,
+                                              "[[objectives]]\nplugin = \"infonce\"\n"
+                                              "[[objectives]]\nplugin = \"rpc\"\n"
+                                              "[[gates]]\nmetric = \"mse\"\nbetter = \"lower\"\nabs_tolerance = 0.01\n"))
+          .string();
   const std::string db = (dir.path() / "r.db").string(), json_path = (dir.path() / "base.json").string();
   const auto h = test::harness();
   ASSERT_EQ(test::run_command(h + " run " + suite + " --quiet --db " + db).exit_code, 0);

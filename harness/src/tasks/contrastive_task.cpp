@@ -393,10 +393,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
         lars->zero_grad();
       }
       result.loss.backward();
-      double grad_sq = 0.0;
-      for (const auto& p : parameters)
-        if (p.grad().defined()) grad_sq += p.grad().square().sum().item<double>();
-      pending.push_back({step, "grad_norm", std::sqrt(grad_sq)});
+      pending.push_back({step, "grad_norm", gradient_norm(parameters)});
       if (optimizer) optimizer->step(); else lars->step(rate);
       const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
       train_seconds += seconds;

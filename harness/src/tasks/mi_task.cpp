@@ -77,13 +77,6 @@ class MiTask : public Task {
                                   const std::vector<CaseReport>& cases) const override;
 };
 
-double grad_norm(torch::nn::Module& module) {
-  double sum = 0.0;
-  for (const auto& p : module.parameters())
-    if (p.grad().defined()) sum += p.grad().detach().square().sum().item<double>();
-  return std::sqrt(sum);
-}
-
 CaseOutcome MiTask::run(CaseRun& r) const {
   const Params& tp = *r.c.task_params;
   const std::int64_t n = tp.get_int("batch_size");
@@ -159,7 +152,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     }
     optimizer.zero_grad();
     result.loss.backward();
-    pending.push_back({step, "grad_norm", grad_norm(module)});
+    pending.push_back({step, "grad_norm", gradient_norm(module.parameters())});
     optimizer.step();
 
     if ((step + 1) % kFlushEvery == 0) flush();

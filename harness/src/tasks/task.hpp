@@ -53,6 +53,14 @@ class Task {
                                           const std::vector<CaseReport>& cases) const = 0;
 };
 
+// ‖∇‖ over all parameters with one host sync (not one per parameter: that stalls a GPU).
+inline double gradient_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> squares;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) squares.push_back(p.grad().detach().square().sum());
+  return squares.empty() ? 0.0 : torch::stack(squares).sum().sqrt().item<double>();
+}
+
 // The suite's task parameters and every objective's own: each is validated.
 inline std::vector<const Params*> task_param_sets(const Suite& suite) {
   std::vector<const Params*> sets{&suite.task_params};
