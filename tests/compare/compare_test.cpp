@@ -146,7 +146,21 @@ TEST(CompareCli, ExportRoundTripAndExitCodes) {
   EXPECT_EQ(regressed.exit_code, 1) << regressed.output;
   EXPECT_TRUE(nlohmann::json::parse(regressed.output)["regression"].get<bool>());
 
-  for (auto& c : doc["cases"]) c["key"] = "dataset=other/objective=x/repeat=0";
+  // The text form re-imports: the imported run compares equal to the original, and once only.
+  const std::string db2 = (dir.path() / "imported.db").string();
+  EXPECT_EQ(test::run_command(h + " import " + json_path + " --db " + db2).exit_code, 0);
+  const auto again = test::run_command(h + " import " + json_path + " --db " + db2);
+  EXPECT_NE(again.output.find("already present"), std::string::npos) << again.output;
+  EXPECT_EQ(test::run_command(h + " compare " + db + " " + db2).exit_code, 0);
+  const auto round_trip = test::run_command(h + " export --db " + db2);
+  std::ifstream original(json_path);
+  const std::string original_text((std::istreambuf_iterator<char>(original)), std::istreambuf_iterator<char>());
+  nlohmann::json a = nlohmann::json::parse(original_text), b = nlohmann::json::parse(round_trip.output);
+  a["run"].erase("run_id");
+  b["run"].erase("run_id");
+  EXPECT_EQ(a, b);  // every exported column and summary survives the round trip
+
+  for (auto& c : doc["cases"]) c["case_key"] = "dataset=other/objective=x/repeat=0";
   const auto unrelated = dir.write("unrelated.json", doc.dump());
   auto none = test::run_command(h + " compare " + unrelated.string() + " " + db);
   EXPECT_EQ(none.exit_code, 2) << none.output;

@@ -48,6 +48,13 @@ struct ReportArgs {
 void add_report(CLI::App& app, ReportArgs& args);
 int report_command(const ReportArgs& args);
 
+struct ImportArgs {
+  std::vector<std::string> files;
+  std::string db = kDefaultDb;
+};
+void add_import(CLI::App& app, ImportArgs& args);
+int import_command(const ImportArgs& args);
+
 struct MergeArgs {
   std::vector<std::string> inputs;
   std::string output;

@@ -44,6 +44,18 @@ void add_export(CLI::App& app, ExportArgs& args) {
   app.add_option("--output,-o", args.output, "write here (default: stdout)");
 }
 
+void add_import(CLI::App& app, ImportArgs& args) {
+  app.add_option("files", args.files, "JSON exports (harness export)")->required()->check(CLI::ExistingFile);
+  app.add_option("--db", args.db, "database to add the runs to")->capture_default_str();
+}
+
+int import_command(const ImportArgs& args) {
+  Database db(args.db, Database::Mode::read_write);
+  for (const auto& file : args.files)
+    std::fprintf(stderr, "%s: %s\n", file.c_str(), import_run(db, file) ? "imported" : "already present");
+  return kExitOk;
+}
+
 int export_command(const ExportArgs& args) {
   const std::string text = export_run(args.db, args.run >= 0 ? std::optional<std::int64_t>(args.run) : std::nullopt, args.suite);
   if (args.output.empty()) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <numeric>
 #include <regex>
+#include <set>
 
 namespace rpcbench {
 namespace {
@@ -49,34 +50,42 @@ std::int64_t pick_run(Database& db, const std::string& spec, const std::string& 
   return s.column_int(0);
 }
 
+// Every column of a row, by name and SQLite type.
+json row_json(const Statement& r, const std::set<std::string>& skip) {
+  json row = json::object();
+  for (int i = 0; i < r.column_count(); ++i) {
+    const std::string name = r.column_name(i);
+    if (skip.count(name) != 0) continue;
+    switch (r.column_type(i)) {
+      case 5 /*SQLITE_NULL*/: row[name] = nullptr; break;
+      case 1 /*SQLITE_INTEGER*/: row[name] = r.column_int(i); break;
+      case 2 /*SQLITE_FLOAT*/: row[name] = r.column_double(i); break;
+      default: row[name] = r.column_text(i);
+    }
+  }
+  return row;
+}
+
 json run_json(Database& db, std::int64_t run_id) {
-  auto r = db.prepare(
-      "SELECT run_id, suite_name, profile, task, seed, resolved_suite, resolved_hash, git_sha, git_dirty, "
-      "harness_version, libtorch_version, compiler, build_type, cpu_model, host, device, threads, blas, started_at, "
-      "finished_at, status FROM runs WHERE run_id = ?1");
+  auto r = db.prepare("SELECT * FROM runs WHERE run_id = ?1");
   r.bind(1, run_id);
   RPCBENCH_CHECK(r.step(), "run vanished");
-  json run = json::object();
-  for (int i = 0; i < r.column_count(); ++i) {
-    if (r.is_null(i)) run[r.column_name(i)] = nullptr;
-    else if (r.column_type(i) == 1 /*SQLITE_INTEGER*/) run[r.column_name(i)] = r.column_int(i);
-    else run[r.column_name(i)] = r.column_text(i);
-  }
+  json run = row_json(r, {});
   json cases = json::array();
-  auto c = db.prepare("SELECT case_id, case_key, status, message, config_hash FROM cases WHERE run_id = ?1 ORDER BY case_key");
+  auto c = db.prepare("SELECT * FROM cases WHERE run_id = ?1 ORDER BY case_key");
   c.bind(1, run_id);
   while (c.step()) {
+    json row = row_json(c, {"case_id", "run_id"});
     json summaries = json::object();
     auto s = db.prepare("SELECT scope, name, value FROM summaries WHERE case_id = ?1 ORDER BY scope, name");
     s.bind(1, c.column_int(0));
     while (s.step()) summaries[s.column_text(0)][s.column_text(1)] = s.is_null(2) ? json(nullptr) : json(s.column_double(2));
-    cases.push_back({{"key", c.column_text(1)},
-                     {"status", c.column_text(2)},
-                     {"message", c.column_text(3)},
-                     {"config_hash", c.column_text(4)},
-                     {"summaries", summaries}});
+    row["summaries"] = summaries;
+    cases.push_back(row);
   }
+  // Shown as objects so a diff reads them; stored back as their canonical text on import.
   run["resolved_suite"] = json::parse(run["resolved_suite"].get<std::string>());
+  run["provenance"] = json::parse(run["provenance"].get<std::string>());
   return json{{"schema", 1}, {"run", run}, {"cases", cases}};
 }
 
@@ -85,7 +94,7 @@ ResultSet from_json(const json& doc, const std::string& description) {
   set.description = description;
   set.resolved_suite = doc.at("run").at("resolved_suite").dump();
   for (const auto& c : doc.at("cases")) {
-    ResultSet::Group& g = set.groups[group_of(c.at("key").get<std::string>())];
+    ResultSet::Group& g = set.groups[group_of(c.at("case_key").get<std::string>())];
     g.statuses.push_back(c.at("status").get<std::string>());
     for (const auto& [scope, names] : c.at("summaries").items())
       for (const auto& [name, value] : names.items())
@@ -122,6 +131,76 @@ std::string export_run(const std::string& db_path, std::optional<std::int64_t> r
   Database db(db_path, Database::Mode::read_only);
   const std::int64_t id = run_id ? pick_run(db, std::to_string(*run_id), suite, "export") : pick_run(db, "", suite, "export");
   return run_json(db, id).dump(2) + "\n";
+}
+
+namespace {
+
+void bind_json(Statement& s, int index, const json& v) {
+  if (v.is_null()) s.bind_null(index);
+  else if (v.is_number_integer()) s.bind(index, v.get<std::int64_t>());
+  else if (v.is_number()) s.bind(index, v.get<double>());
+  else if (v.is_string()) s.bind(index, v.get<std::string>());
+  else s.bind(index, v.dump());  // the objects shown expanded: their canonical text
+}
+
+// INSERT of the keys of `row` that are columns of `table` (besides `skip`), in one statement.
+void insert_row(Database& db, const std::string& table, const json& row, const std::set<std::string>& skip,
+                const std::vector<std::pair<std::string, std::int64_t>>& extra) {
+  std::vector<std::string> names;
+  auto info = db.prepare("PRAGMA main.table_info(" + table + ")");
+  while (info.step())
+    if (skip.count(info.column_text(1)) == 0 && row.contains(info.column_text(1))) names.push_back(info.column_text(1));
+  std::string cols, marks;
+  int n = 0;
+  auto add = [&](const std::string& name) {
+    ++n;
+    cols += (n > 1 ? ", " : "") + name;
+    marks += (n > 1 ? ", ?" : "?") + std::to_string(n);
+  };
+  for (const auto& name : names) add(name);
+  for (const auto& [name, value] : extra) add(name);
+  auto s = db.prepare("INSERT INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
+  int i = 0;
+  for (const auto& name : names) bind_json(s, ++i, row.at(name));
+  for (const auto& [name, value] : extra) s.bind(++i, value);
+  s.run();
+}
+
+}  // namespace
+
+bool import_run(Database& db, const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw InputError("import: cannot read '" + file.string() + "'");
+  const json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || doc.value("schema", 0) != 1 || !doc.contains("run") ||
+      !doc.contains("cases"))
+    throw InputError("import: '" + file.string() + "' is not an rpcbench export (schema 1; harness export)");
+  const json& run = doc["run"];
+  for (const char* key : {"suite_name", "resolved_suite", "resolved_hash", "started_at", "status"})
+    if (!run.contains(key)) throw InputError("import: '" + file.string() + "' has no run." + key);
+  auto exists = db.prepare("SELECT count(*) FROM runs WHERE host IS ?1 AND pid IS ?2 AND started_at = ?3 AND resolved_hash = ?4");
+  bind_json(exists, 1, run.value("host", json(nullptr)));
+  bind_json(exists, 2, run.value("pid", json(nullptr)));
+  bind_json(exists, 3, run["started_at"]);
+  bind_json(exists, 4, run["resolved_hash"]);
+  exists.step();
+  if (exists.column_int(0) > 0) return false;
+  Transaction t(db);
+  insert_row(db, "runs", run, {"run_id"}, {});
+  const std::int64_t run_id = db.last_insert_id();
+  for (const json& c : doc["cases"]) {
+    insert_row(db, "cases", c, {"case_id", "run_id"}, {{"run_id", run_id}});
+    const std::int64_t case_id = db.last_insert_id();
+    auto s = db.prepare("INSERT INTO summaries (case_id, scope, name, value) VALUES (?1, ?2, ?3, ?4)");
+    for (const auto& [scope, names] : c.at("summaries").items())
+      for (const auto& [name, value] : names.items()) {
+        s.bind(1, case_id).bind(2, scope).bind(3, name);
+        bind_json(s, 4, value);
+        s.run();
+      }
+  }
+  t.commit();
+  return true;
 }
 
 ResultSet load_result_set(const std::string& spec, const std::string& db_path, const std::string& suite) {

@@ -1,6 +1,7 @@
 // Comparing two sets of results case by case, under a suite's gates.
 #pragma once
 
+#include "db/database.hpp"
 #include "suite/suite.hpp"
 
 #include <map>
@@ -29,6 +30,10 @@ ResultSet load_result_set(const std::string& spec, const std::string& db, const 
 // The text form of one run (summaries, not per-step samples): sorted, pretty JSON a diff can read;
 // `harness compare` accepts it as a side, so a committed baseline needs no database.
 std::string export_run(const std::string& db, std::optional<std::int64_t> run_id, const std::string& suite);
+
+// Re-creates an exported run (runs, cases, summaries; not per-step samples) in `db`. Returns
+// false when that run is already there (same host, pid, start and resolved suite).
+bool import_run(Database& db, const std::filesystem::path& file);
 
 enum class Verdict { improvement, unchanged, regression, reported };
 const char* to_string(Verdict v);
