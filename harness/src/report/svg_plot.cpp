@@ -100,9 +100,44 @@ std::string line_chart(const Axes& axes, const std::vector<Series>& series) {
     (s.dashed ? refs : ys).insert((s.dashed ? refs : ys).end(), s.y.begin(), s.y.end());
   }
   auto [y0, y1] = robust_range(ys, axes.robust_y);
+  if (axes.robust_y && series.size() > 2) {
+    // Typical curves, not the worst one: the median over series of each one's 5th and 95th
+    // percentile, widened by a quarter; a single collapsing series is clipped, not followed.
+    std::vector<double> lows, highs;
+    for (const auto& s : series) {
+      if (s.dashed) continue;
+      std::vector<double> v;
+      for (double y : s.y)
+        if (std::isfinite(y)) v.push_back(y);
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end());
+      lows.push_back(v[v.size() / 20]);
+      highs.push_back(v[v.size() - 1 - v.size() / 20]);
+    }
+    if (!lows.empty()) {
+      std::sort(lows.begin(), lows.end());
+      std::sort(highs.begin(), highs.end());
+      const double lo = lows[lows.size() / 2], hi = std::max(highs[highs.size() / 2], lo + 1e-9);
+      y0 = std::max(y0, lo - 0.25 * (hi - lo));
+      y1 = std::min(y1, hi + 0.25 * (hi - lo));
+      if (y1 <= y0) y1 = y0 + 1.0;
+    }
+  }
+  // With references (true MI, ceilings) the frame is anchored to them: from below 0 to 30 %
+  // above the largest, so one collapsing estimator cannot squash the rest; values outside are
+  // clipped to the frame edge.
+  double ref_lo = INFINITY, ref_hi = -INFINITY;
   for (double r : refs)
-    if (std::isfinite(r)) y0 = std::min(y0, r), y1 = std::max(y1, r + 0.05 * (y1 - y0));
-  const auto [x0, x1] = robust_range(xs, false);
+    if (std::isfinite(r)) ref_lo = std::min(ref_lo, r), ref_hi = std::max(ref_hi, r);
+  if (std::isfinite(ref_hi) && ref_hi > 0) {
+    y0 = std::min(0.0, ref_lo) - 0.25 * ref_hi;
+    y1 = 1.3 * ref_hi;
+  }
+  auto [x0, x1] = robust_range(xs, false);
+  if (!xs.empty()) {  // no padding along x: steps start where they start
+    x0 = *std::min_element(xs.begin(), xs.end());
+    x1 = std::max(*std::max_element(xs.begin(), xs.end()), x0 + 1.0);
+  }
   const Frame f{x0, x1, y0, y1};
   std::ostringstream os;
   frame_and_axes(os, axes, f, true);
