@@ -352,3 +352,46 @@ TEST(CliReport, MiRunGivesStaircaseBiasVarianceLossAndProvenance) {
 
 }  // namespace
 }  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+// A NaN loss in the contrastive task is data too: the case is diverged at its step, its message
+// says nan, the control and the other objectives finish.
+TEST(CliVision, NanLossMarksTheCaseDivergedAndTheSuiteGoesOn) {
+  test::TempDir dir;
+  const auto db = dir.path() / "r.db";
+  const auto suite = dir.write("s.toml", R"toml([suite]
+name = "nan"
+task = "contrastive"
+threads = 1
+[task]
+batch_size = 32
+linear_epochs = 1
+knn_k = 10
+[encoder]
+plugin = "convnet"
+width = 8
+[[datasets]]
+plugin = "fashion_mnist"
+train_limit = 128
+test_limit = 64
+[[objectives]]
+plugin = "fixture_nan"
+label = "diverges"
+nan_at_call = 2
+[[objectives]]
+plugin = "infonce"
+)toml");
+  const auto r = run_command(harness() + " run " + suite.string() + " --quiet --plugins " + fixture("good") +
+                             " --db " + db.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'diverges' AND status = 'diverged' "
+                      "AND stopped_step = 2 AND message = 'loss is nan at step 2'"),
+            1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 2);  // control and infonce
+  EXPECT_NE(r.output.find("diverged @2"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace rpcbench

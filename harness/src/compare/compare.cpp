@@ -32,7 +32,8 @@ bool is_sqlite(const fs::path& path) {
   return in && std::string(header, 15) == "SQLite format 3";
 }
 
-// The run a spec names inside a database; nullopt when the spec is not a run id or SHA.
+// The latest run that `spec` (a run id, a git SHA prefix, or "" for any) and `suite` select in
+// `db`; an InputError naming `what` when there is none.
 std::int64_t pick_run(Database& db, const std::string& spec, const std::string& suite, const std::string& what) {
   std::string sql = "SELECT run_id FROM runs WHERE 1";
   const bool by_id = !spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit);

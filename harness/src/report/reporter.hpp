@@ -47,7 +47,6 @@ struct CaseReport {
 
 struct Progress {
   const Case* c = nullptr;
-  std::size_t case_count = 0;
   std::int64_t step = 0, total_steps = 0;
   double steps_per_second = 0.0;
 };

@@ -23,13 +23,6 @@ namespace {
 
 constexpr std::int64_t kFlushEvery = 50;
 
-std::string fixed(double v, int digits) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "—" : (v > 0 ? "inf" : "-inf");
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
-
 // MLP head: [Linear, (BN), ReLU] × (layers − 1), Linear to `out`.
 torch::nn::Sequential make_head(std::int64_t in, std::int64_t hidden, std::int64_t out, std::int64_t layers, bool bn) {
   torch::nn::Sequential head;
@@ -382,7 +375,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       for (const auto& [name, value] : result.diagnostics) pending.push_back({step, name, value.item<double>()});
       if (!std::isfinite(loss)) {
         outcome.status = CaseStatus::diverged;
-        outcome.message = "loss is " + fixed(loss, 0) + " at step " + std::to_string(step);
+        outcome.message = "loss is " + format_fixed(loss, 0) + " at step " + std::to_string(step);
         outcome.stopped_step = step;
         break;
       }
@@ -401,7 +394,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       if ((step + 1) % kFlushEvery == 0) flush();
       const auto now = clock::now();
       if (now - last_progress > std::chrono::milliseconds(500)) {
-        r.events.progress({&r.c, 0, step + 1, total, (step + 1) / std::chrono::duration<double>(now - start).count()});
+        r.events.progress({&r.c, step + 1, total, (step + 1) / std::chrono::duration<double>(now - start).count()});
         last_progress = now;
       }
     }
@@ -445,8 +438,8 @@ std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::
       std::string status = to_string(report.status);
       if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
       t.rows.push_back({report.c->objective ? report.c->objective->label : "random_init (control)",
-                        fixed(get("linear_top1"), 4), fixed(get("knn_top1"), 4), fixed(get("final_loss"), 4),
-                        fixed(get("train_seconds"), 1), fixed(get("images_per_second"), 0), status});
+                        format_fixed(get("linear_top1"), 4, "—"), format_fixed(get("knn_top1"), 4, "—"), format_fixed(get("final_loss"), 4, "—"),
+                        format_fixed(get("train_seconds"), 1, "—"), format_fixed(get("images_per_second"), 0, "—"), status});
     }
     std::ostringstream note;
     note << "protocol: " << tp.get_int("epochs") << " epoch(s), batch " << tp.get_int("batch_size") << " (2N views), "

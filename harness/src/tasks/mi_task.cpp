@@ -27,13 +27,6 @@ std::string level_scope(double true_mi) {
   return os.str();
 }
 
-std::string fixed(double v, int digits) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
-
 class MiTask : public Task {
  public:
   std::string name() const override { return "mi"; }
@@ -146,7 +139,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
 
     if (!std::isfinite(loss)) {
       outcome.status = CaseStatus::diverged;
-      outcome.message = "loss is " + fixed(loss, 0) + " at step " + std::to_string(step);
+      outcome.message = "loss is " + format_fixed(loss, 0) + " at step " + std::to_string(step);
       outcome.stopped_step = step;
       break;
     }
@@ -159,7 +152,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     const auto now = clock::now();
     if (now - last_progress > std::chrono::milliseconds(500) || step + 1 == total) {
       const double seconds = std::chrono::duration<double>(now - start).count();
-      r.events.progress({&r.c, 0, step + 1, total, seconds > 0 ? (step + 1) / seconds : 0.0});
+      r.events.progress({&r.c, step + 1, total, seconds > 0 ? (step + 1) / seconds : 0.0});
       last_progress = now;
     }
   }
@@ -230,7 +223,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
           row.push_back("—");
           continue;
         }
-        std::string cell = fixed(it->second["mean"], 2) + " ± " + fixed(it->second["std"], 2);
+        std::string cell = format_fixed(it->second["mean"], 2) + " ± " + format_fixed(it->second["std"], 2);
         // At its ceiling log(K+1) the estimate says more about the batch size than the MI.
         if (ceiling != by_scope[""].end() && it->second["mean"] >= ceiling->second - 0.1) {
           cell += " ^";
@@ -242,7 +235,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
       if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
       row.push_back(status);
       if (ceiling != by_scope[""].end())
-        row[0] += " (≤" + fixed(ceiling->second, 2) + ")";
+        row[0] += " (≤" + format_fixed(ceiling->second, 2) + ")";
       table.rows.push_back(std::move(row));
     }
     if (ceiling_marked)
