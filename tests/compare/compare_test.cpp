@@ -1,7 +1,7 @@
 // `harness compare` on crafted results: an improvement, a regression beyond tolerance, a change
 // within noise, a significant-but-tiny change, missing cases; the tests against references.
 #include "compare/compare.hpp"
-#include "compare/statistics.hpp"
+#include "stats/two_sample.hpp"
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
@@ -23,6 +23,7 @@ ResultSet set(const std::string& name, std::map<std::string, std::vector<double>
 
 Gate higher(double abs_tol, const std::string& test = "none") {
   Gate g;
+  g.origin = "[[gates]] #1";
   g.metric = "accuracy";
   g.higher_is_better = true;
   g.abs_tolerance = abs_tol;
@@ -31,12 +32,34 @@ Gate higher(double abs_tol, const std::string& test = "none") {
 }
 
 TEST(Statistics, MatchReferenceValues) {
-  // References: the normal approximation with continuity correction, and Welch's t with the
-  // Student-t tail integrated numerically (independently of Boost).
-  EXPECT_NEAR(mann_whitney_p({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}), 0.0121858, 1e-6);
+  // Exact Mann–Whitney: complete separation of 5 and 5 is 2 of the C(10, 5) = 252 splits (R's
+  // wilcox.test(1:5, 6:10): 0.007937). Welch's t against the Student-t tail integrated
+  // numerically (independently of Boost).
+  EXPECT_NEAR(mann_whitney_p({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}), 2.0 / 252.0, 1e-12);
   EXPECT_NEAR(welch_p({1, 2, 3, 4}, {2, 4, 6, 8}), 0.1515805, 1e-6);
   EXPECT_DOUBLE_EQ(mann_whitney_p({1, 1}, {1, 1}), 1.0);
-  EXPECT_DOUBLE_EQ(welch_p({1}, {2, 3}), 1.0);
+  // Ties, by hand: ranks of {1, 2 | 2, 3} are 1, 2.5 | 2.5, 4; the rank sum 3.5 of the first is
+  // 1.5 from its mean 5, and 4 of the 6 ways to pick two ranks are as far (3.5, 3.5, 6.5, 6.5).
+  EXPECT_NEAR(mann_whitney_p({1, 2}, {2, 3}), 4.0 / 6.0, 1e-12);
+  // Past the exact limit (C(40, 20) splits): the normal approximation, here with no overlap.
+  std::vector<double> low, high;
+  for (int i = 0; i < 20; ++i) low.push_back(i), high.push_back(100 + i);
+  EXPECT_LT(mann_whitney_p(low, high), 1e-6);
+}
+
+TEST(Statistics, SmallestReachablePValue) {
+  EXPECT_DOUBLE_EQ(mann_whitney_min_p(1, 1), 1.0);
+  EXPECT_DOUBLE_EQ(mann_whitney_min_p(3, 3), 0.1);          // 2 / C(6, 3)
+  EXPECT_DOUBLE_EQ(mann_whitney_min_p(4, 4), 2.0 / 70.0);   // the first below 0.05
+  EXPECT_NEAR(mann_whitney_p({1, 2, 3, 4}, {5, 6, 7, 8}), mann_whitney_min_p(4, 4), 1e-12);
+}
+
+TEST(Statistics, NonFiniteSamplesAreRefusedNotLoopedOn) {
+  // NaN == NaN is false: a tie loop over it never ends. The tests refuse it instead.
+  EXPECT_THROW(mann_whitney_p({NAN, 1.0}, {2.0, 3.0}), std::invalid_argument);
+  EXPECT_THROW(mann_whitney_p({1.0}, {INFINITY}), std::invalid_argument);
+  EXPECT_THROW(welch_p({1.0, NAN}, {2.0, 3.0}), std::invalid_argument);
+  EXPECT_THROW(welch_p({1.0}, {2.0, 3.0}), std::invalid_argument);
 }
 
 TEST(Compare, ImprovementAndRegressionBeyondTolerance) {
@@ -49,6 +72,67 @@ TEST(Compare, ImprovementAndRegressionBeyondTolerance) {
   EXPECT_EQ(r.rows[1].verdict, Verdict::regression);
   EXPECT_NEAR(r.rows[1].relative, -0.125, 1e-12);
   EXPECT_TRUE(r.regression());
+}
+
+TEST(Compare, RefusesATestThatCannotFireWithTheseSeeds) {
+  const auto one = set("b", {{"g", {0.80}}});
+  const auto one_worse = set("c", {{"g", {0.10}}});
+  try {
+    compare(one, one_worse, {higher(0.02, "mann_whitney")});
+    FAIL() << "a one-seed Mann-Whitney gate was accepted";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("[[gates]] #1"), std::string::npos) << m;
+    EXPECT_NE(m.find("1 baseline and 1 candidate"), std::string::npos) << m;
+    EXPECT_NE(m.find("smallest p-value the exact test can give is 1"), std::string::npos) << m;
+  }
+  EXPECT_THROW(compare(set("b", {{"g", {0.8, 0.7, 0.9}}}), set("c", {{"g", {0.1, 0.2, 0.3}}}), {higher(0.02, "mann_whitney")}),
+               InputError);  // 3 per side: at best p = 0.1
+  EXPECT_THROW(compare(one, one_worse, {higher(0.02, "welch")}), InputError);
+  // Four per side can fire, and does on a clear drop.
+  const CompareReport r = compare(set("b", {{"g", {0.80, 0.81, 0.82, 0.83}}}), set("c", {{"g", {0.70, 0.71, 0.72, 0.73}}}),
+                                  {higher(0.02, "mann_whitney")});
+  EXPECT_EQ(r.rows[0].verdict, Verdict::regression);
+  EXPECT_NEAR(*r.rows[0].p_value, 2.0 / 70.0, 1e-12);
+}
+
+TEST(Compare, AGateThatMatchesNothingIsAnInputError) {
+  const auto base = set("b", {{"dataset=d/objective=rpc", {0.8}}});
+  Gate wrong_metric = higher(0.02);
+  wrong_metric.metric = "MSE";
+  EXPECT_THROW(compare(base, base, {higher(0.02), wrong_metric}), InputError);
+  Gate wrong_objective = higher(0.02);
+  wrong_objective.objectives = {"RPC"};
+  try {
+    compare(base, base, {wrong_objective});
+    FAIL() << "a gate over no objective passed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("matches no value"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("objectives: rpc"), std::string::npos) << e.what();
+  }
+  Gate wrong_scope = higher(0.02);
+  wrong_scope.scope = "mi=4";
+  EXPECT_THROW(compare(base, base, {wrong_scope}), InputError);
+}
+
+TEST(Compare, NonFiniteValuesAreDivergedOutcomes) {
+  const auto finite = set("b", {{"g", {0.8}}});
+  const auto nan = set("c", {{"g", {NAN}}});
+  const auto inf = set("c", {{"g", {INFINITY}}});
+  // Finite turning non-finite: a regression, whatever the tolerance.
+  Gate loose = higher(100.0);
+  EXPECT_EQ(compare(finite, nan, {loose}).rows[0].verdict, Verdict::regression);
+  EXPECT_EQ(compare(finite, inf, {loose}).rows[0].verdict, Verdict::regression);
+  // A non-finite baseline no longer disables the gate silently: it is reported as diverged.
+  const CompareReport r = compare(nan, finite, {higher(0.02)});
+  EXPECT_EQ(r.rows[0].verdict, Verdict::diverged);
+  EXPECT_EQ(r.rows[0].reason, "diverged in the baseline, finite in the candidate");
+  EXPECT_EQ(compare(nan, inf, {higher(0.02)}).rows[0].verdict, Verdict::diverged);
+  // With a test over seeds, a NaN among them is an outcome too, not a hang or an exception.
+  const auto four = set("b", {{"g", {0.8, 0.8, 0.8, 0.8}}});
+  const auto four_nan = set("c", {{"g", {0.8, NAN, 0.8, 0.8}}});
+  EXPECT_EQ(compare(four, four_nan, {higher(0.02, "mann_whitney")}).rows[0].verdict, Verdict::regression);
+  EXPECT_EQ(compare(four_nan, four, {higher(0.02, "welch")}).rows[0].verdict, Verdict::diverged);
 }
 
 TEST(Compare, ChangeWithinNoiseIsNotFlagged) {
@@ -159,6 +243,25 @@ TEST(CompareCli, ExportRoundTripAndExitCodes) {
   a["run"].erase("run_id");
   b["run"].erase("run_id");
   EXPECT_EQ(a, b);  // every exported column and summary survives the round trip
+
+  // The candidate cannot loosen the gates it is judged by: they come from the baseline unless
+  // --gates names a suite, and the output says which.
+  std::ifstream cand_in(json_path);
+  nlohmann::json loose = nlohmann::json::parse(cand_in);
+  loose["run"]["resolved_suite"]["gates"][0]["abs_tolerance"] = 100.0;
+  for (auto& c : loose["cases"])
+    for (auto& [scope, names] : c["summaries"].items())
+      if (names.contains("mse")) names["mse"] = names["mse"].get<double>() + 0.5;
+  const auto loose_cand = dir.write("loose.json", loose.dump());
+  auto judged = test::run_command(h + " compare " + json_path + " " + loose_cand.string());
+  EXPECT_EQ(judged.exit_code, 1) << judged.output;
+  EXPECT_NE(judged.output.find("gates: from the baseline"), std::string::npos) << judged.output;
+  auto by_suite = test::run_command(h + " compare " + json_path + " " + loose_cand.string() + " --gates " + suite);
+  EXPECT_EQ(by_suite.exit_code, 1) << by_suite.output;
+  EXPECT_NE(by_suite.output.find("gates: from --gates"), std::string::npos) << by_suite.output;
+  // Against its own loosened gates the worse candidate would pass: the baseline's are stricter.
+  auto self_judged = test::run_command(h + " compare " + loose_cand.string() + " " + loose_cand.string());
+  EXPECT_EQ(self_judged.exit_code, 0) << self_judged.output;
 
   for (auto& c : doc["cases"]) c["case_key"] = "dataset=other/objective=x/repeat=0";
   const auto unrelated = dir.write("unrelated.json", doc.dump());

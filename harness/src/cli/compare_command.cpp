@@ -4,6 +4,7 @@
 #include "report/console_reporter.hpp"
 #include "tasks/task.hpp"
 #include "util/errors.hpp"
+#include "util/format.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,23 +15,15 @@
 #include <sstream>
 
 namespace rpcbench::cli {
-namespace {
-
-std::string number(double v) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
-  std::ostringstream os;
-  os << std::setprecision(5) << v;
-  return os.str();
-}
-
-}  // namespace
 
 void add_compare(CLI::App& app, CompareArgs& args) {
   app.add_option("baseline", args.baseline, "a database, an exported JSON file, a run id or a git SHA")->required();
   app.add_option("candidate", args.candidate, "the same forms")->required();
   app.add_option("--db", args.db, "where run ids and git SHAs are looked up")->capture_default_str();
   app.add_option("--suite", args.suite, "only runs of this suite (name)");
-  app.add_option("--gates", args.gates, "take the [[gates]] of this suite file instead of the candidate's");
+  app.add_option("--gates", args.gates,
+                 "take the [[gates]] of this suite file (default: those stored with the baseline, so a change cannot "
+                 "loosen its own gates)");
   app.add_option("--plugins", args.plugin_dirs, "extra plugin directory, to load --gates (repeatable)");
   app.add_option("--format,-f", args.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   app.add_flag("--all", args.all, "show unchanged metrics too");
@@ -77,13 +70,21 @@ int compare_command(const CompareArgs& args) {
   const ResultSet baseline = load_result_set(args.baseline, args.db, args.suite);
   const ResultSet candidate = load_result_set(args.candidate, args.db, args.suite);
   std::vector<Gate> gates;
+  std::string gates_from;
   if (!args.gates.empty()) {
     PluginRegistry registry;
     load_plugins(registry, args.plugin_dirs);
     TaskCatalog tasks;
     gates = load_suite(args.gates, {}, registry, tasks).gates;
+    gates_from = "--gates " + args.gates;
+    if (gates.empty()) throw InputError("--gates " + args.gates + ": the suite has no [[gates]]");
   } else {
-    gates = gates_from_resolved(candidate.resolved_suite);
+    // The baseline's own gates: a candidate cannot loosen the tolerances it is judged by.
+    gates = gates_from_resolved(baseline.resolved_suite);
+    for (Gate& g : gates) g.origin += " of the baseline's suite";
+    gates_from = "the baseline (" + baseline.description + ")";
+    if (gates.empty())
+      throw InputError("the baseline " + baseline.description + " stores no [[gates]]; give --gates SUITE");
   }
   const CompareReport report = compare(baseline, candidate, gates);
 
@@ -99,12 +100,12 @@ int compare_command(const CompareArgs& args) {
       rows.push_back(row);
     }
     std::printf("%s\n", nlohmann::json{{"baseline", baseline.description}, {"candidate", candidate.description},
-                                       {"regression", report.regression()}, {"rows", rows}}
+                                       {"gates_from", gates_from}, {"regression", report.regression()}, {"rows", rows}}
                             .dump(2)
                             .c_str());
   } else {
     ResultTable table;
-    table.title = "baseline: " + baseline.description + "\ncandidate: " + candidate.description;
+    table.title = "baseline: " + baseline.description + "\ncandidate: " + candidate.description + "\ngates: from " + gates_from;
     table.columns = {"case", "scope", "metric", "baseline", "candidate", "change", "p", "verdict"};
     std::size_t hidden = 0;
     for (const auto& c : report.rows) {
@@ -112,11 +113,10 @@ int compare_command(const CompareArgs& args) {
         ++hidden;
         continue;
       }
-      std::ostringstream change;
-      change << (c.change >= 0 ? "+" : "") << number(c.change);
-      if (std::isfinite(c.relative)) change << " (" << (c.relative >= 0 ? "+" : "") << std::fixed << std::setprecision(1) << 100 * c.relative << "%)";
-      table.rows.push_back({c.group, c.scope, c.metric, number(c.baseline), number(c.candidate), change.str(),
-                            c.p_value ? number(*c.p_value) : "—",
+      std::string change = (c.change >= 0 ? "+" : "") + format_general(c.change, 5);
+      if (std::isfinite(c.relative)) change += " (" + std::string(c.relative >= 0 ? "+" : "") + format_fixed(100 * c.relative, 1) + "%)";
+      table.rows.push_back({c.group, c.scope, c.metric, format_general(c.baseline, 5), format_general(c.candidate, 5), change,
+                            c.p_value ? format_general(*c.p_value, 5) : "—",
                             std::string(to_string(c.verdict)) + (c.reason.empty() ? "" : ": " + c.reason)});
     }
     table.notes.push_back(std::to_string(report.rows.size()) + " gated values in " + std::to_string(report.matched_groups) +

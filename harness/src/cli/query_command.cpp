@@ -2,11 +2,13 @@
 #include "db/database.hpp"
 #include "report/console_reporter.hpp"
 #include "util/errors.hpp"
+#include "util/format.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <cstdio>
+
 #include <iomanip>
 #include <sstream>
 
@@ -17,11 +19,7 @@ std::string cell_text(const Statement& s, int i) {
   switch (s.column_type(i)) {
     case SQLITE_NULL: return "";
     case SQLITE_INTEGER: return std::to_string(s.column_int(i));
-    case SQLITE_FLOAT: {
-      std::ostringstream os;
-      os << std::setprecision(10) << s.column_double(i);
-      return os.str();
-    }
+    case SQLITE_FLOAT: return format_general(s.column_double(i), 10);
     default: return s.column_text(i);
   }
 }

@@ -1,6 +1,6 @@
 #include "compare/compare.hpp"
 
-#include "compare/statistics.hpp"
+#include "stats/two_sample.hpp"
 #include "db/database.hpp"
 #include "util/errors.hpp"
 
@@ -11,6 +11,7 @@
 #include <numeric>
 #include <regex>
 #include <set>
+#include <sstream>
 
 namespace rpcbench {
 namespace {
@@ -123,6 +124,7 @@ const char* to_string(Verdict v) {
     case Verdict::improvement: return "improvement";
     case Verdict::unchanged: return "unchanged";
     case Verdict::regression: return "REGRESSION";
+    case Verdict::diverged: return "diverged";
     case Verdict::reported: return "reported";
   }
   return "?";
@@ -232,10 +234,53 @@ bool CompareReport::regression() const {
   return std::any_of(rows.begin(), rows.end(), [](const Comparison& c) { return c.verdict == Verdict::regression; });
 }
 
+namespace {
+
+std::string gate_text(const Gate& g) {
+  std::string text = g.origin + ": metric '" + g.metric + "', scope '" + g.scope + "'";
+  if (!g.objectives.empty()) {
+    text += ", objectives [";
+    for (std::size_t i = 0; i < g.objectives.size(); ++i) text += (i ? ", " : "") + g.objectives[i];
+    text += "]";
+  }
+  return text;
+}
+
+std::string join(const std::set<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out.empty() ? "none" : out;
+}
+
+// A test over seeds that cannot reject at the gate's α with these sample sizes gates nothing: an
+// input error, not a silent pass.
+void require_testable(const Gate& g, std::size_t n_base, std::size_t n_cand) {
+  const std::string sizes = std::to_string(n_base) + " baseline and " + std::to_string(n_cand) + " candidate values per case";
+  if (g.test == "mann_whitney") {
+    const double min_p = mann_whitney_min_p(n_base, n_cand);
+    if (!(min_p < g.alpha)) {
+      std::ostringstream os;
+      os << "gate " << gate_text(g) << ": test mann_whitney with α " << g.alpha << " cannot fire with " << sizes
+         << ": the smallest p-value the exact test can give is " << min_p
+         << " (4 seeds per side reach 0.029); run more repeats or set test = \"none\"";
+      throw InputError(os.str());
+    }
+  } else if (g.test == "welch" && (n_base < 2 || n_cand < 2)) {
+    throw InputError("gate " + gate_text(g) + ": test welch needs at least 2 values per side, got " + sizes +
+                     "; run more repeats or set test = \"none\"");
+  }
+}
+
+bool all_finite(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+}
+
+}  // namespace
+
 CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, const std::vector<Gate>& gates) {
-  if (gates.empty())
-    throw InputError("no gates: the candidate's suite has no [[gates]] (give --gates SUITE to use another's)");
+  if (gates.empty()) throw InputError("no gates to apply: the suite has no [[gates]] (give --gates SUITE)");
   CompareReport report;
+  std::vector<std::size_t> gated(gates.size(), 0);
   for (const auto& [group, base] : baseline.groups) {
     auto it = candidate.groups.find(group);
     if (it == candidate.groups.end()) {
@@ -248,12 +293,14 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
     }
     ++report.matched_groups;
     const ResultSet::Group& cand = it->second;
-    for (const Gate& gate : gates) {
+    for (std::size_t gi = 0; gi < gates.size(); ++gi) {
+      const Gate& gate = gates[gi];
       if (!objective_matches(gate, group)) continue;
       for (const auto& [key, base_values] : base.values) {
         const auto bar = key.find('|');
         const std::string scope = key.substr(0, bar), name = key.substr(bar + 1);
         if (name != gate.metric || !scope_matches(gate.scope, scope)) continue;
+        ++gated[gi];
         Comparison c;
         c.group = group;
         c.scope = scope;
@@ -267,24 +314,32 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
           report.rows.push_back(c);
           continue;
         }
-        c.candidate_n = cv->second.size();
-        c.candidate = mean(cv->second);
+        const std::vector<double>& cand_values = cv->second;
+        c.candidate_n = cand_values.size();
+        c.candidate = mean(cand_values);
         c.change = c.candidate - c.baseline;
         c.relative = c.baseline != 0 ? c.change / std::abs(c.baseline) : (c.change == 0 ? 0.0 : INFINITY);
-        if (gate.test == "mann_whitney") c.p_value = mann_whitney_p(base_values, cv->second);
-        if (gate.test == "welch") c.p_value = welch_p(base_values, cv->second);
-        const bool finite = std::isfinite(c.baseline) && std::isfinite(c.candidate);
+        require_testable(gate, base_values.size(), cand_values.size());
+        const bool base_finite = all_finite(base_values), cand_finite = all_finite(cand_values);
+        if (!base_finite || !cand_finite) {
+          // A NaN/inf is an outcome (the case diverged), never a value to test or average.
+          if (base_finite) {
+            c.verdict = Verdict::regression;
+            c.reason = "finite in the baseline, diverged (not finite) in the candidate";
+          } else {
+            c.verdict = Verdict::diverged;
+            c.reason = cand_finite ? "diverged in the baseline, finite in the candidate" : "diverged on both sides";
+          }
+          report.rows.push_back(c);
+          continue;
+        }
+        if (gate.test == "mann_whitney") c.p_value = mann_whitney_p(base_values, cand_values);
+        if (gate.test == "welch") c.p_value = welch_p(base_values, cand_values);
         const bool worse = gate.higher_is_better ? c.change < 0 : c.change > 0;
         const bool beyond = (!gate.abs_tolerance || std::abs(c.change) > *gate.abs_tolerance) &&
                             (!gate.rel_tolerance || std::abs(c.relative) > *gate.rel_tolerance);
         const bool significant = !c.p_value || *c.p_value < gate.alpha;
-        if (!finite && std::isfinite(c.baseline)) {
-          c.verdict = Verdict::regression;
-          c.reason = "candidate is not finite";
-        } else if (!finite) {
-          c.verdict = Verdict::unchanged;
-          c.reason = "baseline not finite";
-        } else if (!beyond) {
+        if (!beyond) {
           c.verdict = Verdict::unchanged;
           c.reason = "within tolerance";
         } else if (!significant) {
@@ -294,8 +349,7 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
           c.verdict = worse ? Verdict::regression : Verdict::improvement;
         }
         // Timing on a shared machine is noise unless the suite says otherwise: report only.
-        if (!gate.timing && name.find("second") != std::string::npos &&
-            c.verdict != Verdict::unchanged) {
+        if (!gate.timing && name.find("second") != std::string::npos && c.verdict != Verdict::unchanged) {
           c.reason = "timing: reported, not gated (" + std::string(to_string(c.verdict)) + ")";
           c.verdict = Verdict::reported;
         }
@@ -306,6 +360,21 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
   if (report.matched_groups == 0)
     throw InputError("no case of " + baseline.description + " matches a case of " + candidate.description +
                      ": nothing to compare");
+  for (std::size_t gi = 0; gi < gates.size(); ++gi) {
+    if (gated[gi] > 0) continue;
+    std::set<std::string> metrics, scopes, objectives;
+    for (const auto& [group, g] : baseline.groups) {
+      const auto at = group.find("objective=");
+      if (at != std::string::npos) objectives.insert(group.substr(at + 10, group.find('/', at) - at - 10));
+      for (const auto& [key, values] : g.values) {
+        scopes.insert("'" + key.substr(0, key.find('|')) + "'");
+        metrics.insert(key.substr(key.find('|') + 1));
+      }
+    }
+    throw InputError("gate " + gate_text(gates[gi]) + " matches no value of " + baseline.description +
+                     ": a gate that gates nothing is an error (metrics: " + join(metrics) + "; scopes: " +
+                     join(scopes) + "; objectives: " + join(objectives) + ")");
+  }
   return report;
 }
 

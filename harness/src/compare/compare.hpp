@@ -35,7 +35,9 @@ std::string export_run(const std::string& db, std::optional<std::int64_t> run_id
 // false when that run is already there (same host, pid, start and resolved suite).
 bool import_run(Database& db, const std::filesystem::path& file);
 
-enum class Verdict { improvement, unchanged, regression, reported };
+// diverged: a non-finite value on a side (reported; a finite baseline turning non-finite is a
+// regression instead). reported: a timing change, shown but not gated.
+enum class Verdict { improvement, unchanged, regression, diverged, reported };
 const char* to_string(Verdict v);
 
 struct Comparison {
@@ -53,7 +55,8 @@ struct CompareReport {
   bool regression() const;
 };
 
-// Throws InputError when no case matches or no gate applies.
+// Throws InputError when no case matches, a gate matches no value, or a gate's test cannot reach
+// its α with the samples per side.
 CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, const std::vector<Gate>& gates);
 
 }  // namespace rpcbench

@@ -35,6 +35,7 @@ struct Gate {
   double alpha = 0.05;
   bool timing = false;        // timing metrics gate only when marked so
   std::vector<std::string> objectives;  // only cases of these objective labels (empty: all)
+  std::string origin;  // where it was written, for messages: "suites/mi.toml:87:1 ([[gates]] #1)"
 };
 
 struct Suite {

@@ -283,6 +283,8 @@ class Loader {
       allow_keys(t, {"metric", "scope", "better", "abs_tolerance", "rel_tolerance", "test", "alpha", "timing", "objectives"},
                  context);
       Gate g;
+      const auto where = array->get(i)->source().begin;
+      g.origin = path_.string() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + " (" + context + ")";
       g.metric = get_string(t, "metric", context);
       g.scope = get_string(t, "scope", context, std::string("*"));
       const std::string better = get_string(t, "better", context);
@@ -481,6 +483,7 @@ std::vector<Gate> gates_from_resolved(const std::string& resolved_text) {
     g.alpha = j.value("alpha", 0.05);
     g.timing = j.value("timing", false);
     if (j.contains("objectives")) g.objectives = j["objectives"].get<std::vector<std::string>>();
+    g.origin = "[[gates]] #" + std::to_string(gates.size() + 1);
     gates.push_back(g);
   }
   return gates;

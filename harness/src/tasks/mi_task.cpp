@@ -21,11 +21,7 @@ namespace {
 // Samples are written in one transaction per this many steps: bounded loss on a kill, few commits.
 constexpr std::int64_t kFlushEvery = 500;
 
-std::string level_scope(double true_mi) {
-  std::ostringstream os;
-  os << "mi=" << std::setprecision(6) << true_mi;
-  return os.str();
-}
+std::string level_scope(double true_mi) { return "mi=" + format_general(true_mi, 6); }
 
 class MiTask : public Task {
  public:

@@ -5,6 +5,7 @@
 #include "plugin/registry.hpp"
 #include "report/reporter.hpp"
 #include "suite/suite.hpp"
+#include "util/format.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -55,14 +56,6 @@ class Task {
   virtual std::vector<ResultTable> tables(const Suite& suite,
                                           const std::vector<CaseReport>& cases) const = 0;
 };
-
-// Fixed-point text for messages and tables; NaN shows as `nan_text` (tables pass "—" for "no value").
-inline std::string format_fixed(double v, int digits, const char* nan_text = "nan") {
-  if (!std::isfinite(v)) return std::isnan(v) ? nan_text : (v > 0 ? "inf" : "-inf");
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(digits) << v;
-  return os.str();
-}
 
 // ‖∇‖ over all parameters with one host sync (not one per parameter: that stalls a GPU).
 inline double gradient_norm(const std::vector<torch::Tensor>& parameters) {
