@@ -52,6 +52,18 @@ TEST(Cli, QuickMiSuiteRecordsEveryCaseWithProvenance) {
                       "AND s.name = 'mean' AND s.value > ln(64) + 1e-9"),
             0);
 
+  // Provenance: the commit the binary was built from, the checkout's, and whether they match.
+  const std::string head = run_command("git -C " + std::string(RPCBENCH_SOURCE_DIR) + " rev-parse HEAD").output;
+  Database ro(db, Database::Mode::read_only);
+  auto p = ro.prepare("SELECT git_sha, json_extract(provenance, '$.checkout_git_sha'), "
+                      "json_extract(provenance, '$.build_matches_checkout'), json_extract(provenance, '$.git_sha') FROM runs");
+  ASSERT_TRUE(p.step());
+  EXPECT_EQ(p.column_text(0), p.column_text(3));
+  EXPECT_EQ(p.column_text(1) + "\n", head);
+  const std::string matches = p.column_text(2);
+  if (p.column_text(0) != p.column_text(1)) EXPECT_EQ(matches, "no");
+  else EXPECT_NE(matches, "no");
+
   std::ifstream json_file(dir.path() / "mi.json");
   const auto doc = nlohmann::json::parse(json_file);
   EXPECT_EQ(doc["cases"].size(), 16u);
@@ -152,6 +164,10 @@ class Interrupted : public ::testing::Test {
   }
   // Starts the harness in the background, waits until it has written samples, sends `signal`.
   int run_and_signal(const std::string& suite_path, const std::string& signal) {
+    return stop(start(suite_path), signal);
+  }
+  // Starts the harness in the background and returns its pid once it has committed samples.
+  std::string start(const std::string& suite_path) {
     const std::string pid_file = (dir.path() / "pid").string();
     run_command(harness() + " run " + suite_path + " --quiet --db " + db.string() + " > " +
                 (dir.path() / "log").string() + " 2>&1 & echo $! > " + pid_file);
@@ -163,6 +179,9 @@ class Interrupted : public ::testing::Test {
       if (!n.empty() && std::isdigit(static_cast<unsigned char>(n[0])) && std::stoll(n) > 0)
         break;
     }
+    return pid;
+  }
+  int stop(const std::string& pid, const std::string& signal) {
     run_command("kill -" + signal + " " + pid);
     // Gone, or a zombie nobody reaped (state Z): either way it no longer runs. At most 30 s.
     return run_command("for i in $(seq 300); do s=$(awk '{print $3}' /proc/" + pid +
@@ -179,6 +198,43 @@ TEST_F(Interrupted, SigtermKeepsSamplesAndMarksTheCaseKilled) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed' AND message LIKE 'interrupted at step%'"), 1);
   EXPECT_GT(count(db, "SELECT count(*) FROM samples"), 0);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'running'"), 0);
+}
+
+TEST_F(Interrupted, ResumingARunThatIsStillRunningIsRefused) {
+  const std::string path = suite();
+  const std::string pid = start(path);
+  const auto second = run_command(harness() + " run " + path + " --resume --quiet --db " + db.string());
+  EXPECT_EQ(second.exit_code, 2) << second.output;
+  EXPECT_NE(second.output.find("still running under pid " + pid), std::string::npos) << second.output;
+  ASSERT_EQ(stop(pid, "TERM"), 0);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);  // the refused process wrote nothing
+}
+
+TEST(Cli, ConcurrentRunsOnANewDatabaseLoseNothing) {
+  // Four processes create, migrate and fill one new database at the same moment.
+  test::TempDir dir;
+  const std::string suite = dir.write("s.toml", test::tiny_mi_suite("concurrent", "[1.0, 2.0]", 300,
+                                                                    "[[objectives]]\nplugin = \"infonce\"\n"
+                                                                    "[[objectives]]\nplugin = \"rpc\"\n"))
+                                .string();
+  const auto db = dir.path() / "shared.db";
+  std::string script;
+  for (int i = 0; i < 4; ++i)
+    script += "( " + harness() + " run " + suite + " --quiet --db " + db.string() + " > " + (dir.path() / ("log" + std::to_string(i))).string() +
+              " 2>&1; echo $? > " + (dir.path() / ("rc" + std::to_string(i))).string() + " ) & ";
+  run_command(script + "wait");
+  for (int i = 0; i < 4; ++i) {
+    std::ifstream rc(dir.path() / ("rc" + std::to_string(i))), log(dir.path() / ("log" + std::to_string(i)));
+    int code = -1;
+    rc >> code;
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(code, 0) << "process " << i << ": " << text;
+  }
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 8);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples WHERE name = 'mi'"), 8 * 600);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM summaries WHERE name = 'mean'"), 8 * 2);
 }
 
 TEST_F(Interrupted, SigkilledRunIsMarkedAndResumeFinishesOnlyWhatIsMissing) {

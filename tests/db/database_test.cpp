@@ -134,6 +134,75 @@ TEST(Database, AbandonedRunIsMarkedKilledAndResumeRerunsOnlyIncompleteCases) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 0);
 }
 
+TEST(Database, ResumeRefusesARunWhoseProcessIsAlive) {
+  test::TempDir dir;
+  FakeRun run;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  Database db(dir.path() / "r.db", Database::Mode::read_write);
+  SqliteReporter reporter(db);
+  reporter.run_started(run.info);  // status 'running' under this (live) process
+  reporter.case_started(run.cases[0]);
+  db.exec(std::string("UPDATE runs SET host = '") + host + "'");
+  mark_abandoned_runs(db);
+  try {
+    prepare_resume(db, run.suite);
+    FAIL() << "a live run was taken over";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(getpid())), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);  // nothing was deleted
+  db.exec("UPDATE runs SET host = 'elsewhere'");
+  EXPECT_THROW(prepare_resume(db, run.suite), InputError);  // cannot tell: refused too
+}
+
+TEST(Database, CaseIdsAreNeverReused) {
+  test::TempDir dir;
+  FakeRun run;
+  Database db(dir.path() / "r.db", Database::Mode::read_write);
+  {
+    SqliteReporter reporter(db);
+    reporter.run_started(run.info);
+    reporter.case_started(run.cases[0]);
+    reporter.case_started(run.cases[1]);  // the highest id, never finished
+    db.exec("UPDATE runs SET status = 'killed'");
+  }
+  const std::int64_t old_id = count(db, "SELECT max(case_id) FROM cases");
+  const auto point = prepare_resume(db, run.suite);  // deletes both unfinished cases
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 0);
+  SqliteReporter resumed(db, point->run_id);
+  resumed.run_started(run.info);
+  resumed.case_started(run.cases[1]);
+  EXPECT_GT(count(db, "SELECT max(case_id) FROM cases"), old_id);
+}
+
+TEST(Database, MigratesASchemaOneDatabaseKeepingItsRows) {
+  test::TempDir dir;
+  const auto path = dir.path() / "old.db";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, migration_sql(0), nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, R"sql(
+    PRAGMA user_version = 1;
+    INSERT INTO runs (run_id, suite_name, suite_path, suite_sha256, profile, task, seed, resolved_suite, resolved_hash,
+                      provenance, started_at, status) VALUES (1, 's', 'p', 'h', '', 'mi', 0, '{}', 'x', '{}', 't', 'finished');
+    INSERT INTO cases (case_id, run_id, case_key, dataset, encoder, objective, repeat, seed, config_text, config_hash,
+                       device, threads, started_at, status) VALUES (7, 1, 'k', 'd', 'e', 'o', 0, 0, '{}', 'h', 'cpu', 1, 't', 'finished');
+    INSERT INTO samples VALUES (7, 'mi', 0, 1.5);
+    INSERT INTO summaries VALUES (7, '', 'steps', 1.0);
+  )sql", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+
+  Database db(path, Database::Mode::read_write);
+  EXPECT_EQ(db.schema_version(), kSchemaVersion);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM case_summaries WHERE case_id = 7 AND name = 'steps'"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples WHERE case_id = 7"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'cases' AND sql LIKE '%AUTOINCREMENT%'"), 1);
+  db.exec("DELETE FROM runs");  // foreign keys still cascade after the rebuild
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 0);
+}
+
 TEST(Database, BadPathsAndForeignFilesAreInputErrors) {
   test::TempDir dir;
   EXPECT_THROW(Database(dir.path() / "missing" / "r.db", Database::Mode::read_write), InputError);

@@ -66,6 +66,37 @@ TEST(Critics, SeparableIsADotProductOfEmbeddings) {
                               s.index_select(1, torch::tensor({1, 0, 2, 3}))));
 }
 
+TEST(Critics, BilinearIsYTransposeWXInTheHarnessOrientation) {
+  // S[i, j] = f(x_j, y_i) = y_iᵀ W x_j, written out element by element. x and y differ in width
+  // (3 and 4), so W is 4×3 and a transposed product cannot even be formed by mistake silently.
+  torch::manual_seed(3);
+  auto critic = make("bilinear", {{"layers", std::int64_t{0}}, {"hidden", std::int64_t{8}}, {"embed", std::int64_t{4}},
+                                  {"activation", std::string("relu")}},
+                     {{3}, {4}, 0});
+  const torch::Tensor x = torch::randn({5, 3}), y = torch::randn({5, 4});
+  const torch::Tensor w = critic->module().named_parameters()["w"];
+  ASSERT_EQ(w.sizes(), (std::vector<std::int64_t>{4, 3}));
+  const torch::Tensor s = critic->score_matrix(x, y);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) {
+      double expected = 0;
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 3; ++b) expected += y[i][a].item<double>() * w[a][b].item<double>() * x[j][b].item<double>();
+      EXPECT_NEAR(s[i][j].item<double>(), expected, 1e-5) << i << "," << j;
+    }
+  // With embeddings: the same form on g(x) and h(y).
+  auto deep = make("bilinear", {{"layers", std::int64_t{1}}, {"hidden", std::int64_t{8}}, {"embed", std::int64_t{4}},
+                                {"activation", std::string("tanh")}},
+                   {{3}, {4}, 0});
+  auto p = deep->module().named_parameters();
+  const torch::Tensor gx = torch::matmul(torch::tanh(torch::matmul(x, p["g.0.weight"].t()) + p["g.0.bias"]), p["g.2.weight"].t()) + p["g.2.bias"];
+  const torch::Tensor hy = torch::matmul(torch::tanh(torch::matmul(y, p["h.0.weight"].t()) + p["h.0.bias"]), p["h.2.weight"].t()) + p["h.2.bias"];
+  const torch::Tensor sd = deep->score_matrix(x, y);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      EXPECT_NEAR(sd[i][j].item<double>(), torch::dot(hy[i], torch::mv(p["w"], gx[j])).item<double>(), 1e-5);
+}
+
 TEST(Critics, RefuseDatasetsWithoutPairsAndBadActivations) {
   EXPECT_THROW(make("separable", kSmall, {{20}, {}, 0}), InputError);
   auto bad = kSmall;

@@ -2,6 +2,10 @@
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
+#include <boost/dll/shared_library.hpp>
+
+#include <dlfcn.h>
+
 namespace rpcbench {
 namespace {
 
@@ -79,16 +83,30 @@ TEST(Registry, ConstructorExceptionIsCopiedIntoAnInputError) {
   }
 }
 
-TEST(Registry, ObjectsKeepWorkingAfterTheRegistryIsGone) {
+TEST(Registry, ObjectsHoldTheirLibraryAndLibrariesStayLoaded) {
   std::shared_ptr<Objective> objective;
+  std::filesystem::path path;
   {
     PluginRegistry registry;
     registry.load_directory(fixture("good"));
-    objective = registry.make_objective(*registry.find(PluginKind::objective, "fixture_nan"),
-                                        Params("o", {{"nan_at_call", std::int64_t{-1}}}));
+    const PluginDescriptor* d = registry.find(PluginKind::objective, "fixture_nan");
+    ASSERT_NE(d, nullptr);
+    path = d->path;
+    objective = registry.make_objective(*d, Params("o", {{"nan_at_call", std::int64_t{-1}}}));
   }
+  // The object's deleter carries the library that made it, loaded, after the registry is gone.
+  const auto* deleter = std::get_deleter<PluginObjectDeleter<Objective>>(objective);
+  ASSERT_NE(deleter, nullptr) << "the object does not hold its library";
+  ASSERT_TRUE(deleter->library && deleter->library->is_loaded());
+  EXPECT_EQ(std::filesystem::path(deleter->library->location().string()), path);
   const auto r = objective->evaluate(torch::ones({3}), torch::zeros({3, 2}));
   EXPECT_DOUBLE_EQ(r.mi.item<double>(), 1.0);
+  objective.reset();
+  // Nothing made by it is alive and no registry holds it: still mapped (LibTorch's static
+  // destructors make unloading unsafe). RTLD_NOLOAD only finds a library that is loaded.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(handle, nullptr) << path;
+  if (handle != nullptr) dlclose(handle);
 }
 
 }  // namespace

@@ -25,6 +25,18 @@ grep -q "tuba" "$work/run.log" || { cat "$work/run.log"; exit 1; }
 n=$("$harness" query --db "$work/r.db" --format csv "SELECT count(*) AS n FROM cases WHERE objective = 'tuba' AND status = 'finished'" | tail -1)
 [[ "$n" == "1" ]] || { echo "expected one finished tuba case, got $n"; exit 1; }
 
+# A bound on a case with known MI: TUBA(log a = 1) is NWJ, so it sits below the truth and beside
+# NWJ's estimate (an estimate log a too high — the −log a term left out — fails both).
+check=$("$harness" query --db "$work/r.db" --format csv "SELECT t.scope, t.value, n.value, tm.value
+  FROM case_summaries t JOIN case_summaries n ON n.scope = t.scope AND n.name = 'mean' AND n.objective = 'nwj'
+  JOIN case_summaries tm ON tm.scope = t.scope AND tm.name = 'true_mi' AND tm.objective = 'tuba'
+  WHERE t.objective = 'tuba' AND t.name = 'mean' ORDER BY t.scope" | tail -n +2)
+[[ $(wc -l <<< "$check") == 2 ]] || { echo "expected two levels: $check"; exit 1; }
+while IFS=, read -r scope tuba nwj truth; do
+  awk -v t="$tuba" -v n="$nwj" -v m="$truth" 'BEGIN { exit !(t <= m + 0.15 && t - n < 0.4 && n - t < 0.4) }' || {
+    echo "$scope: tuba $tuba, nwj $nwj, true MI $truth: TUBA is not the NWJ lower bound"; exit 1; }
+done <<< "$check"
+
 # The page shows the example's code verbatim.
 sed -n '/^```cpp$/,/^```$/p' "$source_dir/docs/writing-an-objective-plugin.md" | sed '1d;$d' \
   | diff - "$source_dir/docs/examples/objective_plugin/tuba.cpp" > /dev/null || {

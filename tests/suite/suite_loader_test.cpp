@@ -157,6 +157,36 @@ TEST_F(SuiteLoader, PluginConstructorErrorsAreInputErrors) {
   EXPECT_NE(e.find("square"), std::string::npos) << e;
 }
 
+TEST_F(SuiteLoader, OutOfRangeTaskParametersAreInputErrorsAtTheirPosition) {
+  // Line 7 is `batch_size = 8` in [task], 8 `window = 5`.
+  std::string e = error(replace(kValid, "batch_size = 8", "batch_size = 1"));
+  EXPECT_NE(e.find("suite.toml:7:14"), std::string::npos) << e;
+  EXPECT_NE(e.find("batch_size"), std::string::npos) << e;
+  e = error(replace(kValid, "window = 5", "window = 0"));
+  EXPECT_NE(e.find("suite.toml:8:10"), std::string::npos) << e;
+  e = error(replace(kValid, "window = 5", "window = 5\nlearning_rate = -1"));
+  EXPECT_NE(e.find("suite.toml:9:17"), std::string::npos) << e;
+  EXPECT_NE(e.find("learning_rate"), std::string::npos) << e;
+  // In a profile that is not the one being run: still caught, at the profile's line.
+  e = error(replace(kValid, "batch_size = 4", "batch_size = 0"));
+  EXPECT_NE(e.find("suite.toml:28:14"), std::string::npos) << e;
+}
+
+TEST_F(SuiteLoader, PluginParameterErrorsPointAtTheKey) {
+  // Line 18 is mi_levels; a repeated level would overwrite another level's statistics.
+  std::string e = error(replace(kValid, "mi_levels = [1, 2.0]", "mi_levels = [1, 2.0, 1.0]"));
+  EXPECT_NE(e.find("suite.toml:18:13"), std::string::npos) << e;
+  EXPECT_NE(e.find("twice"), std::string::npos) << e;
+  e = error(replace(kValid, "steps_per_level = 10", "steps_per_level = 10\ntransform = \"square\""));
+  EXPECT_NE(e.find("suite.toml:20:13"), std::string::npos) << e;
+}
+
+TEST_F(SuiteLoader, TheControlLabelIsReserved) {
+  const std::string e = error(replace(kValid, "plugin = \"infonce\"", "plugin = \"infonce\"\nlabel = \"random_init\""));
+  EXPECT_NE(e.find("suite.toml:26:9"), std::string::npos) << e;
+  EXPECT_NE(e.find("reserved for the control case"), std::string::npos) << e;
+}
+
 TEST_F(SuiteLoader, MissingFileIsAnInputError) {
   TaskCatalog tasks;
   EXPECT_THROW(load_suite(dir.path() / "none.toml", {}, test::real_plugins(), tasks), InputError);

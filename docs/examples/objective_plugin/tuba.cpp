@@ -1,5 +1,6 @@
-// TUBA (Poole et al. 2019): I ≥ 1 + E_P[f] − E_Q[exp f] / a, with a constant baseline a > 0.
-// a = e gives NWJ up to a shift of the critic; a is a parameter here (as log a).
+// TUBA (Poole et al. 2019, eq. 9) with a constant baseline a > 0:
+//   I(X; Y) ≥ E_P[f] − E_Q[exp f] / a − log a + 1.
+// a = e is exactly NWJ: E_P[f] − E_Q[exp(f − 1)]. a is a parameter here (as log a).
 #include <rpcbench/plugin.hpp>
 
 #include <cmath>
@@ -20,7 +21,7 @@ class Tuba : public rpcbench::Objective {
     // E_Q[exp f] / a = exp(logmeanexp(f) − log a): no overflow before the result itself overflows.
     const double log_count = std::log(static_cast<double>(neg.numel()));
     const torch::Tensor log_partition = torch::logsumexp(neg.reshape({-1}), 0) - log_count;
-    const torch::Tensor bound = 1.0 + pos.mean() - torch::exp(log_partition - log_a_);
+    const torch::Tensor bound = pos.mean() - torch::exp(log_partition - log_a_) - log_a_ + 1.0;
     rpcbench::ObjectiveResult result;
     result.loss = -bound;            // minimised by the harness
     result.mi = bound.detach();      // the estimate in nats

@@ -65,6 +65,10 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   request.device = device;
   request.info.started_at = utc_now();
   request.info.provenance = collect_provenance(device, threads, command_line);
+  if (request.info.provenance["build_matches_checkout"] == "no")
+    std::fprintf(stderr, "warning: this harness was built from commit %.12s but the checkout is at %.12s: rebuild, or "
+                 "know that the results come from the older build (both are recorded)\n",
+                 request.info.provenance["git_sha"].c_str(), request.info.provenance["checkout_git_sha"].c_str());
   for (const auto* use : {&suite.encoder}) request.info.plugins.push_back(use->plugin);
   for (const auto& d : suite.datasets) request.info.plugins.push_back(d.plugin);
   for (const auto& o : suite.objectives) request.info.plugins.push_back(o.plugin);

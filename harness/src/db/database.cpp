@@ -63,9 +63,39 @@ CREATE VIEW case_summaries AS
          c.repeat, c.status, s.scope, s.name, s.value
   FROM summaries s JOIN cases c USING (case_id) JOIN runs r USING (run_id);
 )sql",
+    // 1 → 2: case ids are never reused (AUTOINCREMENT). --resume deletes the cases it reruns, and
+    // a plain INTEGER PRIMARY KEY would hand a deleted id to the next case. The table is rebuilt
+    // as SQLite's ALTER TABLE procedure prescribes (foreign keys off around the transaction).
+    R"sql(
+CREATE TABLE cases_v2 (
+  case_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+  case_key TEXT NOT NULL,
+  dataset TEXT NOT NULL, encoder TEXT NOT NULL, objective TEXT NOT NULL,
+  repeat INTEGER NOT NULL, seed INTEGER NOT NULL,
+  config_text TEXT NOT NULL, config_hash TEXT NOT NULL,
+  device TEXT NOT NULL, threads INTEGER NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT, wall_seconds REAL,
+  status TEXT NOT NULL, message TEXT, stopped_step INTEGER,
+  UNIQUE (run_id, case_key)
+);
+INSERT INTO cases_v2 SELECT * FROM cases;
+DROP VIEW case_summaries;
+DROP TABLE cases;
+ALTER TABLE cases_v2 RENAME TO cases;
+CREATE VIEW case_summaries AS
+  SELECT r.run_id, r.suite_name, r.profile, c.case_id, c.case_key, c.dataset, c.objective,
+         c.repeat, c.status, s.scope, s.name, s.value
+  FROM summaries s JOIN cases c USING (case_id) JOIN runs r USING (run_id);
+)sql",
 };
 
 }  // namespace
+
+const char* migration_sql(int version) {
+  RPCBENCH_CHECK(version >= 0 && version < kSchemaVersion, "no such migration");
+  return kMigrations[version];
+}
 
 Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
   const int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr);
@@ -187,6 +217,11 @@ int Database::schema_version() {
 }
 
 void Database::migrate() {
+  if (schema_version() == kSchemaVersion) return;  // the common case, without a write lock
+  // Several processes may open a new database at once: the version is read again under the write
+  // lock, so exactly one of them creates or migrates the schema and the others see it done.
+  exec("PRAGMA foreign_keys = OFF");  // a no-op inside a transaction; table rebuilds need it off
+  Transaction t(*this);
   const int version = schema_version();
   if (version > kSchemaVersion)
     throw InputError("database '" + path_.string() + "' has schema " + std::to_string(version) +
@@ -197,12 +232,12 @@ void Database::migrate() {
     if (tables.column_int(0) != 0)
       throw InputError("'" + path_.string() + "' is an SQLite database but not an rpcbench one");
   }
-  for (int v = version; v < kSchemaVersion; ++v) {
-    Transaction t(*this);
-    exec(kMigrations[v]);
-    exec("PRAGMA user_version = " + std::to_string(v + 1));
-    t.commit();
-  }
+  for (int v = version; v < kSchemaVersion; ++v) exec(kMigrations[v]);
+  Statement check(db_, "PRAGMA foreign_key_check");
+  RPCBENCH_CHECK(!check.step(), "a migration left a dangling foreign key");
+  exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  t.commit();
+  exec("PRAGMA foreign_keys = ON");
 }
 
 Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }

@@ -12,7 +12,10 @@ struct sqlite3_stmt;
 
 namespace rpcbench {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// The SQL that migrates a database from `version` to `version + 1` (tests build old schemas).
+const char* migration_sql(int version);
 
 class Statement {
  public:

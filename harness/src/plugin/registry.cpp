@@ -51,7 +51,7 @@ auto call_factory(const PluginDescriptor& plugin, Factory& factory, Args&&... ar
 template <class T>
 std::shared_ptr<T> hold(std::unique_ptr<T> object,
                         const std::shared_ptr<boost::dll::shared_library>& library) {
-  return std::shared_ptr<T>(object.release(), [library](T* p) { delete p; });
+  return std::shared_ptr<T>(object.release(), PluginObjectDeleter<T>{library});
 }
 
 }  // namespace

@@ -36,6 +36,14 @@ struct PluginDescriptor {
   std::string file_sha256;
 };
 
+// The deleter of every object a plugin makes: it holds the plugin's library, so the code of the
+// object's destructor is still mapped when the object dies, whatever happened to the registry.
+template <class T>
+struct PluginObjectDeleter {
+  std::shared_ptr<boost::dll::shared_library> library;
+  void operator()(T* object) const { delete object; }
+};
+
 class PluginRegistry {
  public:
   PluginRegistry();

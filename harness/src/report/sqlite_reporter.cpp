@@ -160,11 +160,21 @@ void mark_abandoned_runs(Database& db) {
 
 std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
   auto s = db.prepare(
-      "SELECT run_id FROM runs WHERE resolved_hash = ?1 AND status != 'finished' "
+      "SELECT run_id, status, host, pid FROM runs WHERE resolved_hash = ?1 AND status != 'finished' "
       "ORDER BY run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   if (!s.step()) return std::nullopt;
   ResumePoint point{s.column_int(0), {}};
+  // Two processes writing one run would interleave their cases: a run still in progress is not
+  // resumable. (mark_abandoned_runs has already marked this host's dead runs 'killed'.)
+  if (s.column_text(1) == "running") {
+    const std::string host = s.column_text(2), id = std::to_string(point.run_id), pid = std::to_string(s.column_int(3));
+    if (host == hostname())
+      throw InputError("--resume: run " + id + " is still running under pid " + pid +
+                       " on this host; wait for it or stop it (kill -INT " + pid + ") first");
+    throw InputError("--resume: run " + id + " is marked running by pid " + pid + " on host '" + host +
+                     "', which this host cannot check; resume it there");
+  }
   Transaction t(db);
   auto done = db.prepare(
       "SELECT case_key FROM cases WHERE run_id = ?1 AND status IN ('finished', 'diverged')");

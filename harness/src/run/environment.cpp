@@ -1,5 +1,6 @@
 #include "run/environment.hpp"
 
+#include "run/build_info.hpp"
 #include "util/errors.hpp"
 
 #include <rpcbench/plugin.hpp>
@@ -126,20 +127,40 @@ std::string utc_now() {
 
 std::string harness_version() { return RPCBENCH_VERSION; }
 
+CheckoutState checkout_state() {
+  CheckoutState state;
+  const std::string source = RPCBENCH_SOURCE_DIR;
+  if (source.empty()) return state;
+  const std::string sha = command_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
+  if (sha.empty()) return state;
+  state.sha = sha;
+  state.dirty = command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null").empty()
+                    ? "0"
+                    : "1";
+  return state;
+}
+
+std::string build_matches_checkout(const CheckoutState& checkout) {
+  const std::string build = build_git_sha();
+  if (build == "unknown" || checkout.sha == "unknown") return "unknown";
+  // A dirty tree can differ from its commit in either direction: only a clean match is a match.
+  if (build == checkout.sha && std::string(build_git_dirty()) == "0" && checkout.dirty == "0") return "yes";
+  return build == checkout.sha ? "unknown (uncommitted changes)" : "no";
+}
+
 std::map<std::string, std::string> collect_provenance(const torch::Device& device,
                                                       const ThreadSettings& threads,
                                                       const std::string& command_line) {
   std::map<std::string, std::string> p;
-  const std::string source = RPCBENCH_SOURCE_DIR;
-  std::string sha, dirty;
-  if (!source.empty()) {
-    sha = command_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
-    if (!sha.empty())
-      dirty = command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null")
-                      .empty() ? "0" : "1";
-  }
-  p["git_sha"] = sha.empty() ? "unknown" : sha;
-  p["git_dirty"] = dirty.empty() ? "unknown" : dirty;
+  // git_sha is the commit the binary was built from: the code that produced the numbers. The
+  // checkout's commit now is recorded beside it, and a mismatch (a binary older than the source
+  // it sits in) is flagged.
+  p["git_sha"] = build_git_sha();
+  p["git_dirty"] = build_git_dirty();
+  const CheckoutState checkout = checkout_state();
+  p["checkout_git_sha"] = checkout.sha;
+  p["checkout_git_dirty"] = checkout.dirty;
+  p["build_matches_checkout"] = build_matches_checkout(checkout);
   p["harness_version"] = harness_version();
   p["libtorch_version"] = TORCH_VERSION;
   p["plugin_abi"] = std::to_string(kAbiVersion);

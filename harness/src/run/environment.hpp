@@ -29,6 +29,16 @@ std::map<std::string, std::string> collect_provenance(const torch::Device& devic
                                                       const std::string& command_line);
 
 std::string utc_now();  // ISO 8601 with milliseconds
+
+// The harness source checkout's commit when it runs ("unknown" outside git).
+struct CheckoutState {
+  std::string sha = "unknown";
+  std::string dirty = "unknown";
+};
+CheckoutState checkout_state();
+// "yes" when the binary was built from the checkout's current, clean commit; "no" when the
+// commits differ; "unknown" otherwise.
+std::string build_matches_checkout(const CheckoutState& checkout);
 std::string harness_version();
 
 }  // namespace rpcbench

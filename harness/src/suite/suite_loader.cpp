@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -159,6 +160,7 @@ class Loader {
   // Every declared parameter: from `table` when set there, else the declared default.
   Params resolve(const std::vector<ParamDecl>& decls, const Layers& table,
                  const std::set<std::string>& reserved, const std::string& owner) const {
+    tables_by_owner_[owner] = table;
     std::map<std::string, ParamValue> values;
     for (const ParamDecl& decl : decls) {
       if (const toml::node* n = table.get(decl.name)) {
@@ -238,6 +240,10 @@ class Loader {
                           ? resolve_plugin(kind, table, context, {"plugin", "label", "task"})
                           : resolve_plugin(kind, table, context);
       if (task_overrides != nullptr) task_overrides->push_back(table.get("task"));
+      if (kind == PluginKind::objective && use.label == kControlLabel)
+        fail_at(table.get("label") != nullptr ? table.get("label") : table.get("plugin"),
+                "objective label '" + use.label + "' is reserved for the control case (the untrained encoder); give "
+                "this entry another 'label'");
       for (const auto& other : uses)
         if (other.label == use.label)
           fail_at(array->get(i), "duplicate label '" + use.label + "' in [[" + key +
@@ -321,9 +327,27 @@ class Loader {
     return gates;
   }
 
+  // A ParamError's message names its owner and key ("dataset 'cubic': parameter 'mi_levels' …",
+  // from Params::fail, also when a plugin threw it); the key's position in the profile resolved
+  // last makes it an input error at file:line:col.
+  [[noreturn]] void fail_located(const std::string& message) const {
+    static const std::regex pattern("((?:task|objective|encoder|dataset) '[^']+'(?: for objective '[^']+')?): parameter '([^']+)'");
+    std::smatch m;
+    if (std::regex_search(message, m, pattern)) {
+      auto it = tables_by_owner_.find(m[1].str());
+      if (it != tables_by_owner_.end()) {
+        for (const auto& item : it->second.items())
+          if (item.key == m[2].str()) fail_at(item.node->source(), message);
+        fail_at(it->second.where(), message);  // a default value: point at the entry
+      }
+    }
+    throw InputError(message);
+  }
+
   std::filesystem::path path_;
   const PluginRegistry& registry_;
   const TaskCatalog& tasks_;
+  mutable std::map<std::string, Layers> tables_by_owner_;
 };
 
 json to_json(const ParamValue& v) {
@@ -411,6 +435,13 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
     suite.objectives[i].task_params =
         resolve(task->params(), layers, {}, "task '" + suite.task + "' for objective '" + suite.objectives[i].label + "'");
   }
+  try {
+    task->check_params(suite.task_params);
+    for (const auto& o : suite.objectives)
+      if (o.task_params) task->check_params(*o.task_params);
+  } catch (const ParamError& e) {
+    fail_located(e.what());
+  }
 
   json resolved{{"suite", {{"name", suite.name}, {"task", suite.task}, {"profile", suite.profile},
                            {"seed", suite.seed}, {"repeats", suite.repeats}}},
@@ -462,7 +493,15 @@ Suite Loader::load(const SuiteOptions& options) {
   Suite suite = resolve_profile(root, options.profile, options);
   suite.profiles = profiles;
   suite.file_sha256 = sha256_file(path_);
-  tasks_.find(suite.task)->validate(suite, registry_);
+  try {
+    tasks_.find(suite.task)->validate(suite, registry_);
+  } catch (const ParamError& e) {
+    fail_located(e.what());
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    if (message.rfind(path_.string() + ":", 0) == 0) throw;  // already placed
+    fail_located(message);
+  }
   return suite;
 }
 

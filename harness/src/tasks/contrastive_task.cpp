@@ -124,7 +124,6 @@ class ContrastiveTask : public Task {
   bool adds_control(const Suite& suite) const override { return suite.task_params.get_bool("control"); }
 
   void validate(const Suite& suite, const PluginRegistry& registry) const override {
-    for (const Params* each : task_param_sets(suite)) check(*each);
     if ((suite.encoder.plugin->capabilities & kEncodes) == 0)
       throw InputError(suite.path.string() + ": task 'contrastive' needs a feature encoder; encoder '" +
                        suite.encoder.plugin->name + "' does not encode(x)");
@@ -144,7 +143,7 @@ class ContrastiveTask : public Task {
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
   }
 
-  static void check(const Params& p) {
+  void check_params(const Params& p) const override {
     p.get_int_in("batch_size", 2, 1 << 16);
     p.get_int_in("epochs", 1);
     const std::string& opt = p.get_string("optimizer");

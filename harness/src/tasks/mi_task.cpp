@@ -13,6 +13,7 @@
 #include <cmath>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace rpcbench {
@@ -40,13 +41,15 @@ class MiTask : public Task {
     };
   }
 
+  void check_params(const Params& p) const override {
+    p.get_int_in("batch_size", 2, 1 << 16);
+    if (!(p.get_double("learning_rate") > 0.0 && std::isfinite(p.get_double("learning_rate"))))
+      p.fail("learning_rate", "must be a finite number > 0, got " + format_general(p.get_double("learning_rate")));
+    if (p.get_string("optimizer") != "adam") p.fail("optimizer", "must be \"adam\"");
+    p.get_int_in("window", 1);
+  }
+
   void validate(const Suite& suite, const PluginRegistry& registry) const override {
-    for (const Params* p : task_param_sets(suite)) {
-      p->get_int_in("batch_size", 2, 1 << 16);
-      if (!(p->get_double("learning_rate") > 0.0)) p->fail("learning_rate", "must be > 0");
-      if (p->get_string("optimizer") != "adam") p->fail("optimizer", "must be \"adam\"");
-      p->get_int_in("window", 1);
-    }
     if ((suite.encoder.plugin->capabilities & kScoresPairs) == 0)
       throw InputError(suite.path.string() + ": task 'mi' needs a critic encoder (one that scores " +
                        "(x, y) pairs); encoder '" + suite.encoder.plugin->name + "' does not");
@@ -56,6 +59,18 @@ class MiTask : public Task {
       if (spec.stream_steps <= 0 || spec.input.y_shape.empty())
         throw InputError(suite.path.string() + ": task 'mi' needs a sampler of (x, y) pairs; "
                          "dataset '" + d.label + "' is not one");
+      // Levels are contiguous runs of steps with one true MI, and their statistics are keyed by
+      // that MI: a level that comes back later would overwrite an earlier one's.
+      std::set<std::string> seen;
+      std::string current;
+      for (std::int64_t step = 0; step < spec.stream_steps; ++step) {
+        const std::string scope = level_scope(dataset->true_mi(step));
+        if (scope == current) continue;
+        if (!seen.insert(scope).second)
+          throw InputError(suite.path.string() + ": dataset '" + d.label + "' returns to true MI " + scope.substr(3) +
+                           " at step " + std::to_string(step) + " after other levels: each level's MI must be distinct");
+        current = scope;
+      }
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);

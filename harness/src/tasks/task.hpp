@@ -47,6 +47,10 @@ class Task {
     (void)suite;
     return false;
   }
+  // Range and consistency checks of one set of task parameters (the suite's, or an objective's
+  // own), run by the suite loader in every profile. Throw ParamError (Params::fail) naming the
+  // key: the loader reports it at the key's file:line:col.
+  virtual void check_params(const Params& params) const { (void)params; }
   // Checks that go beyond parameter types (plugin capabilities, sizes) and constructs each plugin
   // object once, so a plugin that throws is refused before any work; throws InputError.
   virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;

@@ -32,8 +32,13 @@ class GaussianStaircase : public rpcbench::Dataset {
       p.fail("transform", "must be \"identity\" or \"cubic\", got \"" + transform + "\"");
     const std::vector<double>& levels = p.get_reals("mi_levels");
     if (levels.empty()) p.fail("mi_levels", "must list at least one level");
-    for (double mi : levels)
-      if (!(mi >= 0.0 && std::isfinite(mi))) p.fail("mi_levels", "must be finite and >= 0");
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+      if (!(levels[i] >= 0.0 && std::isfinite(levels[i]))) p.fail("mi_levels", "must be finite and >= 0");
+      // Each level's statistics are keyed by its MI: a repeated level would overwrite another's.
+      for (std::size_t j = 0; j < i; ++j)
+        if (levels[j] == levels[i])
+          p.fail("mi_levels", "lists " + std::to_string(levels[i]) + " twice: each level must be distinct");
+    }
     // Closed forms: ρ = sqrt(1 − exp(−2 I / d)); I = −(d/2) log(1 − ρ²) recomputed from ρ, so the
     // recorded truth is what the sampler actually draws from.
     const auto target = xt::adapt(levels, {levels.size()});

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Mutation check: each mutant below is a plausible bug in an objective, a task or the statistics
+# (a flipped sign, a wrong mask, a dropped correction). For each, the script makes that one edit,
+# rebuilds what it touches, runs the tests that should notice, and restores the file. A mutant
+# that no test kills is a hole in the tests. Prints the kill rate; exit 1 if any mutant survives.
+#
+#   scripts/mutation-check.sh [NAME_FILTER]      (BUILD_DIR, default build/, must be configured)
+#
+# Slow by design (one incremental build per mutant, about a minute each on 2 cores): not part of
+# ctest. Every mutant's text must occur exactly once, so the list cannot silently go stale.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+filter=${1:-}
+[[ -f "$build/build.ninja" ]] || { echo "mutation-check: $build is not configured (run scripts/build.sh)"; exit 2; }
+
+objective_tests='PinnedValues|AtOptimalCritic|RpcAtItsOptimum|AllObjectives|Chi2|Stability'
+# name | file | original text | mutated text | build targets | ctest regex
+mutants=(
+  "js-sign-of-EQ|plugins/objectives/common/score_math.hpp|         torch::nn::functional::softplus(neg).mean();|         -torch::nn::functional::softplus(neg).mean();|objectives_test|$objective_tests"
+  "mine-plain-dv-gradient|plugins/objectives/mine/mine.cpp|log_ma_.defined() ? log_ma_ : log_partition.detach()|log_partition.detach()|objectives_test|$objective_tests"
+  "mine-momentum-swapped|plugins/objectives/mine/mine.cpp|log_ma_ + std::log(momentum_)|log_ma_ + std::log1p(-momentum_)|objectives_test|$objective_tests"
+  "nwj-shift-sign|plugins/objectives/common/score_math.hpp|log_mean_exp(neg - 1.0)|log_mean_exp(neg + 1.0)|objectives_test|$objective_tests"
+  "dv-log-mean-count|plugins/objectives/common/score_math.hpp|std::log(static_cast<double>(x.numel()))|std::log(static_cast<double>(x.numel() + 1))|objectives_test|$objective_tests"
+  "infonce-ceiling-K|plugins/objectives/infonce/infonce.cpp|std::log(static_cast<double>(logits.size(1)))|std::log(static_cast<double>(logits.size(1) - 1))|objectives_test|$objective_tests"
+  "infonce-temperature-times|plugins/objectives/infonce/infonce.cpp|neg}, 1) / temperature_|neg}, 1) * temperature_|objectives_test|$objective_tests"
+  "rpc-gamma-on-positives|plugins/objectives/rpc/rpc_objective.hpp|0.5 * gamma_ * neg.square().mean()|0.5 * gamma_ * pos.square().mean()|objectives_test|$objective_tests"
+  "rpc-ratio-denominator|plugins/objectives/rpc/rpc_objective.hpp|(gamma_ * f + alpha_) / (1.0 - beta_ * f)|(gamma_ * f + alpha_) / (1.0 + beta_ * f)|objectives_test|$objective_tests"
+  "smile-clip-asymmetric|plugins/objectives/smile/smile.cpp|neg.clamp(-clip_, clip_)|neg.clamp(-clip_, 2 * clip_)|objectives_test|$objective_tests"
+  "js-plus-one-readout|plugins/objectives/js/js.cpp|nwj_value(pos + 1.0, neg + 1.0)|nwj_value(pos + 1.0, neg)|objectives_test|$objective_tests"
+  "mi-task-positive-of-another-pair|harness/src/tasks/mi_task.cpp|const torch::Tensor pos = scores.diagonal();|const torch::Tensor pos = scores.diagonal().roll(1);|tasks_test|MiTask"
+  "mi-task-window-whole-level|harness/src/tasks/mi_task.cpp|estimates.begin() + (end - k), estimates.begin() + end|estimates.begin() + begin, estimates.begin() + end|tasks_test|MiTask"
+  "window-bias-sign|harness/src/stats/window_stats.cpp|s.bias = s.mean - truth;|s.bias = truth - s.mean;|stats_test|WindowStats"
+  "gradient-norm-squared|harness/src/tasks/task.hpp|torch::stack(squares).sum().sqrt()|torch::stack(squares).sum()|tasks_test|MiTask"
+  "staircase-rho|plugins/datasets/gaussian_staircase/gaussian_staircase.cpp|xt::exp(-2.0 * target / d)|xt::exp(-1.0 * target / d)|datasets_test|GaussianStaircase"
+  "contrastive-positive-of-another-image|harness/src/tasks/contrastive_task.cpp|const torch::Tensor positive_of = (idx + n) % (2 * n);|const torch::Tensor positive_of = (idx + n + 1) % (2 * n);|cli_test|CliVision.QuickProfile"
+  "mann-whitney-tail|harness/src/stats/two_sample.cpp|if (std::abs(sum - expected) >= distance) extreme += 1.0;|if (std::abs(sum - expected) > distance + 1) extreme += 1.0;|compare_test|Statistics|Compare"
+  "gate-verdict-swapped|harness/src/compare/compare.cpp|worse ? Verdict::regression : Verdict::improvement|worse ? Verdict::improvement : Verdict::regression|compare_test|Compare"
+)
+
+killed=0 survived=0 total=0
+survivors=()
+restore=""
+trap '[[ -n "$restore" ]] && mv -f "$restore.mutation-orig" "$restore"' EXIT
+for m in "${mutants[@]}"; do
+  IFS='|' read -r name file from to targets tests <<< "$m"
+  # The ctest regex may itself contain '|': everything after the fifth field.
+  tests=${m#*|*|*|*|*|}
+  [[ -z "$filter" || "$name" == *"$filter"* ]] || continue
+  path="$root/$file"
+  occurrences=$(FROM="$from" perl -0ne '$n = () = /\Q$ENV{FROM}\E/g; print $n' "$path")
+  [[ "$occurrences" == 1 ]] || { echo "mutation-check: '$name': text occurs $occurrences times in $file (expected once)"; exit 2; }
+  cp -p "$path" "$path.mutation-orig"
+  restore=$path
+  FROM="$from" TO="$to" perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$path"
+  total=$((total + 1))
+  if ! cmake --build "$build" --target $targets > "$build/mutation-$name.log" 2>&1; then
+    verdict="killed (does not compile)"
+  elif (cd "$build" && ctest -R "$tests" --timeout 600 >> "mutation-$name.log" 2>&1); then
+    verdict="SURVIVED"
+  else
+    verdict="killed"
+  fi
+  mv -f "$path.mutation-orig" "$path"
+  restore=""
+  if [[ "$verdict" == SURVIVED ]]; then
+    survived=$((survived + 1)); survivors+=("$name")
+  else
+    killed=$((killed + 1))
+  fi
+  printf '%-40s %s\n' "$name" "$verdict"
+done
+# Rebuild the restored sources so the tree's binaries are the real ones again.
+cmake --build "$build" > /dev/null 2>&1 || true
+echo "mutation-check: $killed of $total mutants killed${survivors:+; survived: ${survivors[*]}}"
+[[ $survived -eq 0 ]]
