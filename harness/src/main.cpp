@@ -22,11 +22,14 @@ int main(int argc, char** argv) {
   MergeArgs merge_args;
   ReportArgs report_args;
   ImportArgs import_args;
+  ClaimsArgs claims_args;
   add_run(*app.add_subcommand("run", "run a suite and record its results"), run_args);
-  add_list(*app.add_subcommand("list", "list plugins, tasks or suites"), list_args);
+  add_list(*app.add_subcommand("list", "list plugins, tasks, suites or a suite's cases"), list_args);
   add_query(*app.add_subcommand("query", "query a results database"), query_args);
   add_compare(*app.add_subcommand("compare", "compare two runs under a suite's gates (CI regression gate)"),
               compare_args);
+  add_claims(*app.add_subcommand("claims", "the RPC paper's claims against the recorded evidence: a verdict per pair"),
+             claims_args);
   add_report(*app.add_subcommand("report", "write a static HTML page with SVG plots of a run"), report_args);
   add_import(*app.add_subcommand("import", "add exported runs (harness export) to a database"), import_args);
   add_merge(*app.add_subcommand("merge", "merge results databases (runs from several machines)"), merge_args);
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("merge")) return merge_command(merge_args);
     if (app.got_subcommand("report")) return report_command(report_args);
     if (app.got_subcommand("import")) return import_command(import_args);
+    if (app.got_subcommand("claims")) return claims_command(claims_args);
   } catch (const rpcbench::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return kExitInputError;

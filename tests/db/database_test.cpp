@@ -26,9 +26,9 @@ struct FakeRun {
       Case c;
       c.index = i;
       c.key = "case" + std::to_string(i);
-      c.dataset = &dataset;
-      c.encoder = &encoder;
-      c.objective = &objective;
+      c.dataset = std::make_shared<PluginUse>(dataset);
+      c.encoder = std::make_shared<PluginUse>(encoder);
+      c.objective = std::make_shared<PluginUse>(objective);
       c.seed = 100 + i;
       cases.push_back(c);
     }

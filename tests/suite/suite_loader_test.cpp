@@ -187,6 +187,96 @@ TEST_F(SuiteLoader, TheControlLabelIsReserved) {
   EXPECT_NE(e.find("reserved for the control case"), std::string::npos) << e;
 }
 
+const char* kSweep = "\n[sweep]\nbatch_size = [4, 8]\nobjectives.rpc.beta = [0.1, 0.2]\nrepeats = 2\n";
+
+TEST_F(SuiteLoader, SweepExpandsTheGridIntoCasesWithTheirOwnParameters) {
+  const Suite s = load(std::string(kValid) + kSweep);
+  ASSERT_EQ(s.sweep.size(), 2u);
+  EXPECT_EQ(s.repeats, 2);
+  const auto cases = expand_cases(s);
+  // rpc: 2 batch sizes × 2 betas × 2 seeds; infonce has no beta: 2 × 2.
+  ASSERT_EQ(cases.size(), 12u);
+  EXPECT_EQ(cases[0].key, "dataset=gaussian/objective=rpc/batch_size=4/objectives.rpc.beta=0.1/repeat=0");
+  EXPECT_EQ(cases[1].key, "dataset=gaussian/objective=rpc/batch_size=4/objectives.rpc.beta=0.1/repeat=1");
+  EXPECT_EQ(cases[2].key, "dataset=gaussian/objective=rpc/batch_size=4/objectives.rpc.beta=0.2/repeat=0");
+  EXPECT_EQ(cases[8].key, "dataset=gaussian/objective=infonce/batch_size=4/repeat=0");
+  EXPECT_EQ(cases[2].group, "dataset=gaussian/objective=rpc/batch_size=4/objectives.rpc.beta=0.2");
+  EXPECT_EQ(cases[6].task_params->get_int("batch_size"), 8);
+  EXPECT_DOUBLE_EQ(cases[6].objective->params.get_double("beta"), 0.2);
+  EXPECT_DOUBLE_EQ(cases[6].coordinates[0].number, 8.0);
+  EXPECT_EQ(cases[6].coordinates[1].value, "0.2");
+  std::set<std::uint64_t> seeds;
+  for (const auto& c : cases) seeds.insert(c.seed);
+  EXPECT_EQ(seeds.size(), 12u);
+  std::set<std::string> configs;
+  for (const auto& c : cases) configs.insert(c.config_hash);
+  EXPECT_EQ(configs.size(), 12u);  // the swept values are in each case's config
+  // The quick profile overrides a task value that the grid then replaces: the grid wins.
+  EXPECT_EQ(expand_cases(load(std::string(kValid) + kSweep, "quick"))[0].task_params->get_int("batch_size"), 4);
+}
+
+TEST_F(SuiteLoader, AddingAGridValueLeavesTheOtherCasesAlone) {
+  const auto before = expand_cases(load(std::string(kValid) + kSweep));
+  const auto after = expand_cases(load(replace(std::string(kValid) + kSweep, "batch_size = [4, 8]", "batch_size = [4, 8, 16]")));
+  ASSERT_EQ(after.size(), 18u);
+  std::map<std::string, std::pair<std::uint64_t, std::string>> by_key;
+  for (const auto& c : after) by_key[c.key] = {c.seed, c.config_hash};
+  for (const auto& c : before) {
+    ASSERT_EQ(by_key.count(c.key), 1u) << c.key;
+    EXPECT_EQ(by_key[c.key].first, c.seed) << c.key;
+    EXPECT_EQ(by_key[c.key].second, c.config_hash) << c.key;
+  }
+  // And the order is deterministic.
+  const auto again = expand_cases(load(std::string(kValid) + kSweep));
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i].key, again[i].key);
+}
+
+TEST_F(SuiteLoader, BadGridsAreInputErrorsAtTheirPosition) {
+  const std::string base = std::string(kValid) + "\n[sweep]\n";  // [sweep] is line 36
+  std::string e = error(base + "batch_sise = [4, 8]\n");
+  EXPECT_NE(e.find("suite.toml:37:1"), std::string::npos) << e;
+  EXPECT_NE(e.find("no task, encoder, dataset or objective parameter"), std::string::npos) << e;
+  e = error(base + "batch_size = []\n");
+  EXPECT_NE(e.find("must be a non-empty array"), std::string::npos) << e;
+  e = error(base + "batch_size = 8\n");
+  EXPECT_NE(e.find("must be a non-empty array of values, got an integer"), std::string::npos) << e;
+  e = error(base + "batch_size = [4, \"big\"]\n");
+  EXPECT_NE(e.find("suite.toml:37:18"), std::string::npos) << e;
+  EXPECT_NE(e.find("must be integer, got a string"), std::string::npos) << e;
+  e = error(base + "batch_size = [4, 4]\n");
+  EXPECT_NE(e.find("lists 4 twice"), std::string::npos) << e;
+  e = error(base + "batch_size = [4, 1]\n");  // the task refuses batch_size 1
+  EXPECT_NE(e.find("suite.toml:37:18"), std::string::npos) << e;
+  EXPECT_NE(e.find("batch_size"), std::string::npos) << e;
+  e = error(base + "objectives.rpc.beta = [0.1, -1.0]\n");  // the plugin refuses β < 0
+  EXPECT_NE(e.find("suite.toml:37:29"), std::string::npos) << e;
+  e = error(base + "objectives.rcp.beta = [0.1]\n");
+  EXPECT_NE(e.find("names objective 'rcp'"), std::string::npos) << e;
+  e = error(base + "repeats = 0\n");
+  EXPECT_NE(e.find("'repeats' in [sweep]"), std::string::npos) << e;
+}
+
+TEST_F(SuiteLoader, SuiteGroupsListTheirMembers) {
+  dir.write("member.toml", kValid);
+  const auto group = dir.write("group.toml", "[suite]\nname = \"g\"\nmembers = [\"member.toml\"]\n");
+  const auto members = suite_group_members(group);
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0], dir.path() / "member.toml");
+  EXPECT_TRUE(suite_group_members(dir.path() / "member.toml").empty());
+  auto group_error = [&](const std::string& text) {
+    try {
+      suite_group_members(dir.write("bad_group.toml", text));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(group_error("[suite]\nmembers = [\"absent.toml\"]\n").find("bad_group.toml:2:12"), std::string::npos);
+  EXPECT_NE(group_error("[suite]\nmembers = []\n").find("non-empty"), std::string::npos);
+  EXPECT_NE(group_error("[suite]\nmembers = [\"member.toml\"]\n[task]\nx = 1\n").find("belongs in a member"),
+            std::string::npos);
+}
+
 TEST_F(SuiteLoader, MissingFileIsAnInputError) {
   TaskCatalog tasks;
   EXPECT_THROW(load_suite(dir.path() / "none.toml", {}, test::real_plugins(), tasks), InputError);

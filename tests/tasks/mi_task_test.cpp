@@ -113,6 +113,112 @@ TEST_F(MiTask, NanLossMarksTheCaseDivergedAtItsStepAndTheSuiteGoesOn) {
   EXPECT_EQ(last, 25);
 }
 
+// The fixture's loss (or estimate, or gradient scale) is 10^t at training call t: 10^7 is the
+// first past 5e6, so each limit trips at step 7 exactly.
+const char* kExploding = R"toml([suite]
+name = "explodes"
+task = "mi"
+seed = 3
+
+[task]
+batch_size = 8
+window = 5
+stability_window = 10
+
+[encoder]
+plugin = "separable"
+hidden = 8
+embed = 4
+
+[[datasets]]
+plugin = "gaussian_staircase"
+dim = 2
+mi_levels = [1.0]
+steps_per_level = 30
+
+[[objectives]]
+plugin = "fixture_explodes"
+label = "loss_grows"
+part = "loss"
+task = { diverge_loss_above = 5e6 }
+
+[[objectives]]
+plugin = "fixture_explodes"
+label = "estimate_grows"
+part = "estimate"
+task = { diverge_estimate_above = 5e6 }
+
+[[objectives]]
+plugin = "fixture_explodes"
+label = "gradient_grows"
+part = "gradient"
+task = { diverge_grad_norm_above = 1e3 }
+
+[[objectives]]
+plugin = "rpc"
+)toml";
+
+TEST_F(MiTask, ThresholdsMarkDivergenceAtTheStepTheyAreCrossed) {
+  const Recorded r = run_into(dir.path() / "x.db", dir.write("x.toml", kExploding));
+  const std::string prefix = "dataset=gaussian_staircase/objective=";
+  for (const char* label : {"loss_grows", "estimate_grows"}) {
+    SCOPED_TRACE(label);
+    const std::string key = prefix + label + "/repeat=0";
+    EXPECT_EQ(r.status.at(key), "diverged");
+    EXPECT_EQ(r.stopped.at(key), 7);
+  }
+  EXPECT_NE(r.message.at(prefix + "loss_grows/repeat=0").find("exceeds diverge_loss_above = 5e+06 at step 7"),
+            std::string::npos)
+      << r.message.at(prefix + "loss_grows/repeat=0");
+  EXPECT_NE(r.message.at(prefix + "estimate_grows/repeat=0").find("diverge_estimate_above"), std::string::npos);
+  const std::string gradient = prefix + "gradient_grows/repeat=0";
+  EXPECT_EQ(r.status.at(gradient), "diverged");
+  EXPECT_NE(r.message.at(gradient).find("gradient norm"), std::string::npos) << r.message.at(gradient);
+  EXPECT_EQ(r.status.at(prefix + "rpc/repeat=0"), "finished");  // the suite goes on
+
+  // The summaries keep the last finite values: steps 0..6 completed, the loss of step 6 is 10^6.
+  Database db(dir.path() / "x.db", Database::Mode::read_only);
+  auto q = db.prepare("SELECT name, value FROM case_summaries WHERE case_key = ?1 AND scope = ''");
+  q.bind(1, prefix + "loss_grows/repeat=0");
+  std::map<std::string, double> got;
+  while (q.step()) got[q.column_text(0)] = q.column_double(1);
+  EXPECT_DOUBLE_EQ(got["steps"], 7.0);
+  EXPECT_DOUBLE_EQ(got["steps_to_divergence"], 7.0);
+  EXPECT_NEAR(got["final_loss"], 1e6, 1.0);
+}
+
+TEST_F(MiTask, StabilitySummariesAreTheVariancesOfTheRecordedSteps) {
+  run_into(dir.path() / "v.db", dir.write("v.toml", kExploding));
+  Database db(dir.path() / "v.db", Database::Mode::read_only);
+  const std::string key = "dataset=gaussian_staircase/objective=rpc/repeat=0";
+  auto series = [&](const std::string& name) {
+    std::vector<double> v;
+    auto s = db.prepare("SELECT value FROM samples JOIN cases USING (case_id) WHERE case_key = ?1 AND name = ?2 ORDER BY step");
+    s.bind(1, key).bind(2, name);
+    while (s.step()) v.push_back(s.column_double(0));
+    return v;
+  };
+  auto variance = [](std::vector<double> v, std::size_t last) {
+    v.erase(v.begin(), v.end() - static_cast<long>(std::min(last, v.size())));
+    double m = 0, q = 0;
+    for (double x : v) m += x / v.size();
+    for (double x : v) q += (x - m) * (x - m) / v.size();
+    return q;
+  };
+  std::map<std::string, double> got;
+  auto q = db.prepare("SELECT name, value FROM case_summaries WHERE case_key = ?1 AND scope = ''");
+  q.bind(1, key);
+  while (q.step()) got[q.column_text(0)] = q.column_double(1);
+  for (const char* name : {"loss", "mi", "grad_norm"}) {
+    SCOPED_TRACE(name);
+    const std::vector<double> v = series(name);
+    ASSERT_EQ(v.size(), 30u);
+    EXPECT_NEAR(got[std::string(name) + "_variance"], variance(v, 10), 1e-12);  // stability_window = 10
+    EXPECT_NEAR(got[std::string(name) + "_variance_run"], variance(v, 30), 1e-12);
+  }
+  EXPECT_EQ(got.count("steps_to_divergence"), 0u);
+}
+
 TEST_F(MiTask, LevelStatisticsAreThoseOfTheRecordedWindow) {
   run_into(dir.path() / "s.db", suite);
   Database db(dir.path() / "s.db", Database::Mode::read_only);

@@ -23,7 +23,7 @@ struct RunArgs {
   bool resume = false, quiet = false;
 };
 struct ListArgs {
-  std::string what = "plugins";
+  std::string what = "plugins", suite, profile;
   std::vector<std::string> plugin_dirs;
   std::string suites_dir = "suites";
 };
@@ -61,6 +61,12 @@ struct MergeArgs {
 };
 void add_merge(CLI::App& app, MergeArgs& args);
 int merge_command(const MergeArgs& args);
+
+struct ClaimsArgs {
+  std::string db = kDefaultDb, subject = "rpc", format = "table";
+};
+void add_claims(CLI::App& app, ClaimsArgs& args);
+int claims_command(const ClaimsArgs& args);
 
 void add_run(CLI::App& app, RunArgs& args);
 void add_compare(CLI::App& app, CompareArgs& args);

@@ -21,14 +21,44 @@ void print_params(const std::vector<ParamDecl>& params) {
 }  // namespace
 
 void add_list(CLI::App& app, ListArgs& args) {
-  app.add_option("what", args.what, "plugins, tasks or suites")
-      ->check(CLI::IsMember({"plugins", "tasks", "suites"}))
+  app.add_option("what", args.what, "plugins, tasks, suites, or cases (with a SUITE: its expanded grid, nothing run)")
+      ->check(CLI::IsMember({"plugins", "tasks", "suites", "cases"}))
       ->capture_default_str();
+  app.add_option("suite", args.suite, "the suite whose cases `list cases` prints");
+  app.add_option("--profile,-p", args.profile, "profile of the suite (`list cases`)");
   app.add_option("--plugins", args.plugin_dirs, "extra plugin directory (repeatable)");
   app.add_option("--suites-dir", args.suites_dir, "where `list suites` looks")->capture_default_str();
 }
 
+namespace {
+
+// The cases `harness run` would run, in order, with their keys, seeds and config hashes.
+int list_cases(const ListArgs& args) {
+  if (args.suite.empty()) throw InputError("list cases: give the suite file (harness list cases SUITE [--profile P])");
+  PluginRegistry registry;
+  load_plugins(registry, args.plugin_dirs);
+  TaskCatalog tasks;
+  std::vector<std::filesystem::path> suites = suite_group_members(args.suite);
+  if (suites.empty()) suites.push_back(args.suite);
+  for (const auto& path : suites) {
+    SuiteOptions options;
+    options.profile = args.profile;
+    const Suite suite = load_suite(path, options, registry, tasks);
+    const auto cases = expand_cases(suite, tasks.find(suite.task)->adds_control(suite));
+    std::printf("%s: suite '%s', task %s, profile %s: %zu cases\n", path.string().c_str(), suite.name.c_str(),
+                suite.task.c_str(), suite.profile.empty() ? "default" : suite.profile.c_str(), cases.size());
+    for (const Case& c : cases)
+      std::printf("  %4zu  %-72s seed %-20llu config %.12s\n", c.index + 1, c.key.c_str(),
+                  static_cast<unsigned long long>(c.seed), c.config_hash.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 int list_command(const ListArgs& args) {
+  if (args.what == "cases") return list_cases(args);
+  if (!args.suite.empty()) throw InputError("list " + args.what + ": takes no suite (only `list cases SUITE`)");
   if (args.what == "tasks") {
     TaskCatalog tasks;
     for (const auto& t : tasks.all()) {

@@ -34,33 +34,36 @@ void add_run(CLI::App& app, RunArgs& args) {
   app.add_flag("--quiet,-q", args.quiet, "no progress output");
 }
 
-int run_command(const RunArgs& args, const std::string& command_line) {
-  // Everything that can be wrong with the input is checked here, before the database is touched.
-  const torch::Device device = resolve_device(args.device);
-  PluginRegistry registry;
-  load_plugins(registry, args.plugin_dirs);
-  TaskCatalog tasks;
+namespace {
+
+// One suite, loaded and checked, ready to run.
+struct PreparedRun {
+  Suite suite;
+  const Task* task = nullptr;
+  std::vector<Case> cases;
+  std::string json_path;
+};
+
+PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, const PluginRegistry& registry,
+                    const TaskCatalog& tasks) {
   SuiteOptions options;
   options.profile = args.profile;
   if (args.seed >= 0) options.seed = static_cast<std::uint64_t>(args.seed);
-  else if (args.seed != -1) throw InputError("--seed must be >= 0");
-  const Suite suite = load_suite(args.suite, options, registry, tasks);
-  const Task* task = tasks.find(suite.task);
-  const std::vector<Case> cases = expand_cases(suite, task->adds_control(suite));
-  const int thread_count = args.threads >= 0 ? args.threads : static_cast<int>(suite.threads);
-  const ThreadSettings threads = configure_threads(thread_count, args.blas_threads);
-  if (!args.json.empty()) {
-    std::error_code ec;
-    const auto dir = std::filesystem::absolute(args.json).parent_path();
-    if (!std::filesystem::is_directory(dir, ec))
-      throw InputError("--json " + args.json + ": directory '" + dir.string() + "' does not exist");
-  }
+  PreparedRun p;
+  p.suite = load_suite(path, options, registry, tasks);
+  p.task = tasks.find(p.suite.task);
+  p.cases = expand_cases(p.suite, p.task->adds_control(p.suite));
+  return p;
+}
 
+int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line, const torch::Device& device,
+            const ThreadSettings& threads, PluginRegistry& registry, bool skip_if_finished) {
+  const Suite& suite = p.suite;
   Database db(args.db, Database::Mode::read_write);
   mark_abandoned_runs(db);
   RunRequest request;
   request.suite = &suite;
-  request.task = task;
+  request.task = p.task;
   request.registry = &registry;
   request.device = device;
   request.info.started_at = utc_now();
@@ -78,11 +81,15 @@ int run_command(const RunArgs& args, const std::string& command_line) {
     if (auto point = prepare_resume(db, suite)) {
       resume_id = point->run_id;
       request.skip_case_keys = std::move(point->completed_case_keys);
-      std::fprintf(stderr, "resuming run %lld: %zu of %zu cases already complete\n",
-                   static_cast<long long>(point->run_id), request.skip_case_keys.size(), cases.size());
+      request.completed = std::move(point->completed);
+      std::fprintf(stderr, "resuming run %lld of '%s': %zu of %zu cases already complete\n",
+                   static_cast<long long>(point->run_id), suite.name.c_str(), request.skip_case_keys.size(),
+                   p.cases.size());
+    } else if (skip_if_finished && latest_run_finished(db, suite)) {
+      std::fprintf(stderr, "'%s': its latest run of this resolved suite finished; nothing to resume\n", suite.name.c_str());
+      return kExitOk;
     } else {
-      std::fprintf(stderr, "nothing to resume for this suite in %s: starting a new run\n",
-                   args.db.c_str());
+      std::fprintf(stderr, "nothing to resume for '%s' in %s: starting a new run\n", suite.name.c_str(), args.db.c_str());
     }
   }
   request.stop_requested = &install_stop_handlers();
@@ -96,14 +103,50 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   ReporterList reporters;
   reporters.add(&sqlite);
   reporters.add(&console);
-  if (!args.json.empty()) {
-    json = std::make_unique<JsonReporter>(args.json);
+  if (!p.json_path.empty()) {
+    json = std::make_unique<JsonReporter>(p.json_path);
     reporters.add(json.get());
   }
-  const RunEnd end = run_suite(request, cases, reporters);
-  std::fprintf(stderr, "run %lld %s; results in %s\n", static_cast<long long>(sqlite.run_id()),
+  const RunEnd end = run_suite(request, p.cases, reporters);
+  std::fprintf(stderr, "run %lld (%s) %s; results in %s\n", static_cast<long long>(sqlite.run_id()), suite.name.c_str(),
                to_string(end.status), args.db.c_str());
   return end.status == CaseStatus::finished ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int run_command(const RunArgs& args, const std::string& command_line) {
+  // Everything that can be wrong with the input is checked here, before the database is touched:
+  // every member of a suite group is loaded and validated before the first one runs.
+  const torch::Device device = resolve_device(args.device);
+  if (args.seed < -1) throw InputError("--seed must be >= 0");
+  PluginRegistry registry;
+  load_plugins(registry, args.plugin_dirs);
+  TaskCatalog tasks;
+  std::vector<std::filesystem::path> paths = suite_group_members(args.suite);
+  const bool group = !paths.empty();
+  if (!group) paths.push_back(args.suite);
+  std::vector<PreparedRun> runs;
+  for (const auto& path : paths) runs.push_back(prepare(path, args, registry, tasks));
+  if (!args.json.empty()) {
+    std::error_code ec;
+    const auto json = std::filesystem::absolute(args.json);
+    if (!std::filesystem::is_directory(json.parent_path(), ec))
+      throw InputError("--json " + args.json + ": directory '" + json.parent_path().string() + "' does not exist");
+    for (auto& run : runs)  // one file per member: out.json → out-<suite>.json
+      run.json_path = group ? (json.parent_path() / (json.stem().string() + "-" + run.suite.name + json.extension().string())).string()
+                            : json.string();
+  }
+  int exit_code = kExitOk;
+  for (auto& run : runs) {
+    // Each suite's own thread count (the MI suites run one thread, vision two), unless --threads.
+    const int thread_count = args.threads >= 0 ? args.threads : static_cast<int>(run.suite.threads);
+    const ThreadSettings threads = configure_threads(thread_count, args.blas_threads);
+    const int code = execute(run, args, command_line, device, threads, registry, group);
+    exit_code = std::max(exit_code, code);
+    if (code != kExitOk && install_stop_handlers().load()) break;  // interrupted: stop the group too
+  }
+  return exit_code;
 }
 
 }  // namespace rpcbench::cli

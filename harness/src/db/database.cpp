@@ -88,6 +88,15 @@ CREATE VIEW case_summaries AS
          c.repeat, c.status, s.scope, s.name, s.value
   FROM summaries s JOIN cases c USING (case_id) JOIN runs r USING (run_id);
 )sql",
+    // 2 → 3: statistics over several cases of a run (seeds of one grid point, slopes across an
+    // axis), written by the runner at the end of a run.
+    R"sql(
+CREATE TABLE aggregates (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+  grouping TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, statistic TEXT NOT NULL, value REAL,
+  PRIMARY KEY (run_id, grouping, scope, name, statistic)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

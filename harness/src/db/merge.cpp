@@ -40,6 +40,9 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
     }
   } detach{target};
 
+  auto has_aggregates = target.prepare("SELECT count(*) FROM src.sqlite_master WHERE name = 'aggregates'");
+  has_aggregates.step();
+  const bool source_has_aggregates = has_aggregates.column_int(0) > 0;  // schema 3 and later
   const auto run_cols = columns(target, "runs", "run_id");
   const auto case_cols = columns(target, "cases", "case_id");
   std::vector<std::int64_t> runs;
@@ -68,6 +71,12 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
         .bind(1, run)
         .bind(2, new_run)
         .run();
+    if (source_has_aggregates)
+      target.prepare("INSERT INTO main.aggregates SELECT ?2, grouping, scope, name, statistic, value "
+                     "FROM src.aggregates WHERE run_id = ?1")
+          .bind(1, run)
+          .bind(2, new_run)
+          .run();
     std::vector<std::int64_t> cases;
     {
       auto s = target.prepare("SELECT case_id FROM src.cases WHERE run_id = ?1 ORDER BY case_id");

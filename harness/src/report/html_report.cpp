@@ -1,13 +1,20 @@
 #include "report/html_report.hpp"
 
+#include "claims/claims.hpp"
 #include "db/database.hpp"
 #include "report/svg_plot.hpp"
+#include "run/aggregates.hpp"
+#include "tasks/task.hpp"
 #include "util/errors.hpp"
+#include "util/format.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
+#include <cstdlib>
 #include <sstream>
 
 namespace rpcbench {
@@ -46,10 +53,235 @@ std::pair<std::vector<double>, std::vector<double>> series(Database& db, std::in
   return {xs, ys};
 }
 
-bool has_metric(Database& db, std::int64_t run, const std::string& name) {
-  auto s = db.prepare("SELECT 1 FROM samples s JOIN cases c USING (case_id) WHERE c.run_id = ?1 AND s.name = ?2 LIMIT 1");
-  s.bind(1, run).bind(2, name);
-  return s.step();
+std::string resolved_suite(Database& db, std::int64_t run) {
+  auto s = db.prepare("SELECT resolved_suite FROM runs WHERE run_id = ?1");
+  s.bind(1, run);
+  return s.step() ? s.column_text(0) : "{}";
+}
+
+std::string replace_dataset(std::string text, const std::string& dataset) {
+  const auto at = text.find("{dataset}");
+  return at == std::string::npos ? text : text.replace(at, 9, dataset);
+}
+
+// The group of a case (its key without the repeat) and its grid coordinates, from the key.
+std::string group_of(const std::string& key) { return key.substr(0, key.rfind("/repeat=")); }
+std::string label_of(const CaseRow& c) {
+  std::string label = c.objective;
+  const std::string group = group_of(c.key);
+  const auto at = group.find("/objective=");
+  const auto rest = at == std::string::npos ? std::string::npos : group.find('/', at + 1);
+  if (rest != std::string::npos)
+    for (std::size_t i = rest; i < group.size();) {
+      const auto next = group.find('/', i + 1);
+      label += " " + group.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
+      i = next == std::string::npos ? group.size() : next;
+    }
+  return label;
+}
+std::string repeat_of(const std::string& key) { return key.substr(key.rfind("/repeat=") + 8); }
+
+// Scopes with `prefix`, sorted by the number after '=' ("mi=2" before "mi=10").
+std::vector<std::string> numeric_scopes(const std::vector<const CaseRow*>& in, const std::string& prefix) {
+  std::vector<std::pair<double, std::string>> found;
+  for (const CaseRow* c : in)
+    for (const auto& [scope, values] : c->summaries)
+      if (scope.rfind(prefix, 0) == 0 &&
+          std::none_of(found.begin(), found.end(), [&](const auto& f) { return f.second == scope; })) {
+        char* end = nullptr;
+        const double v = std::strtod(scope.c_str() + prefix.size(), &end);
+        found.push_back({end != scope.c_str() + prefix.size() ? v : INFINITY, scope});
+      }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (const auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+double summary_of(const CaseRow& c, const std::string& scope, const std::string& name) {
+  auto s = c.summaries.find(scope);
+  if (s == c.summaries.end()) return NAN;
+  auto v = s->second.find(name);
+  return v == s->second.end() ? NAN : v->second;
+}
+
+std::string draw(Database& db, const PlotSpec& plot, const std::string& dataset, const std::vector<const CaseRow*>& in) {
+  const std::string title = replace_dataset(plot.title, dataset);
+  switch (plot.kind) {
+    case PlotSpec::Kind::step_curves: {
+      std::vector<svg::Series> lines;
+      for (const CaseRow* c : in) {
+        auto [x, y] = series(db, c->id, plot.metrics.at(0));
+        if (x.empty()) continue;
+        svg::Series s{label_of(*c), x, y, false, {}};
+        if (c->status == "diverged" && c->stopped_step) s.marker_x.push_back(static_cast<double>(*c->stopped_step));
+        lines.push_back(std::move(s));
+      }
+      if (lines.empty()) return "";
+      if (!plot.reference_sample.empty()) {
+        auto [tx, ty] = series(db, in.front()->id, plot.reference_sample);
+        if (!tx.empty()) {
+          lines.push_back({plot.reference_sample == "true_mi" ? "true MI" : plot.reference_sample, tx, ty, true, {}});
+          for (const CaseRow* c : in) {
+            const double ceiling = summary_of(*c, "", plot.ceiling_summary);
+            if (plot.ceiling_summary.empty() || std::isnan(ceiling)) continue;
+            lines.push_back({c->objective + " ceiling log N", {tx.front(), tx.back()}, {ceiling, ceiling}, true, {}});
+            break;
+          }
+        }
+      }
+      return svg::line_chart({title, "step", plot.y_label, true, {}}, lines);
+    }
+    case PlotSpec::Kind::scope_bars: {
+      const auto scopes = numeric_scopes(in, plot.scope_prefix);
+      if (scopes.empty()) return "";
+      std::vector<svg::Bars> bars;
+      for (const CaseRow* c : in) {
+        svg::Bars b{label_of(*c), {}};
+        for (const auto& scope : scopes) b.values.push_back(summary_of(*c, scope, plot.metrics.at(0)));
+        bars.push_back(b);
+      }
+      return svg::bar_chart({title, plot.scope_prefix.empty() ? "scope" : plot.scope_prefix.substr(0, plot.scope_prefix.size() - 1),
+                             plot.y_label, false, {}},
+                            scopes, bars);
+    }
+    case PlotSpec::Kind::summary_bars: {
+      std::vector<std::string> names;
+      std::vector<svg::Bars> bars;
+      for (const auto& metric : plot.metrics) bars.push_back({metric, {}});
+      for (const CaseRow* c : in) {
+        names.push_back(label_of(*c) + (in.size() > 12 ? "" : " #" + repeat_of(c->key)));
+        for (std::size_t m = 0; m < plot.metrics.size(); ++m) bars[m].values.push_back(summary_of(*c, "", plot.metrics[m]));
+      }
+      return svg::bar_chart({title, "case", plot.y_label, false, {}}, names, bars);
+    }
+  }
+  return "";
+}
+
+double aggregate_value(Database& db, std::int64_t run, const std::string& grouping, const std::string& name,
+                       const std::string& statistic, const std::string& scope = "") {
+  auto s = db.prepare("SELECT value FROM aggregates WHERE run_id = ?1 AND grouping = ?2 AND scope = ?3 AND name = ?4 AND statistic = ?5");
+  s.bind(1, run).bind(2, grouping).bind(3, scope).bind(4, name).bind(5, statistic);
+  return s.step() && !s.is_null(0) ? s.column_double(0) : NAN;
+}
+
+// Each headline metric against a numeric grid axis: one line per objective (mean over seeds),
+// the untrained control as a band when there is one.
+std::string axis_plots(Database& db, std::int64_t run, const nlohmann::json& axis, const std::vector<HeadlineMetric>& headline,
+                       const std::string& dataset, const std::vector<const CaseRow*>& in) {
+  const std::string key = axis.value("key", "");
+  std::vector<double> values;
+  for (const auto& v : axis["values"]) {
+    if (!v.is_number()) return "";
+    values.push_back(v.get<double>());
+  }
+  if (values.size() < 2) return "";
+  const bool log2 = std::all_of(values.begin(), values.end(), [](double v) { return v > 0; });
+  std::vector<std::pair<double, std::string>> ticks;
+  for (const auto& v : axis["values"]) ticks.push_back({log2 ? std::log2(v.get<double>()) : v.get<double>(), v.dump()});
+  std::ostringstream out;
+  for (const HeadlineMetric& metric : headline) {
+    std::vector<svg::Series> lines;
+    std::vector<svg::Band> bands;
+    std::set<std::string> done;
+    for (const CaseRow* c : in) {
+      const std::string group = group_of(c->key);
+      if (group.find("/" + key + "=") == std::string::npos) {
+        if (c->objective == kControlLabel && done.insert(group).second) {
+          const double lo = aggregate_value(db, run, group, metric.name, "ci_low"), hi = aggregate_value(db, run, group, metric.name, "ci_high");
+          if (std::isfinite(lo) && std::isfinite(hi)) bands.push_back({"random_init (control)", lo, hi});
+        }
+        continue;
+      }
+      const std::string across = group_without_axis(group, key);
+      if (!done.insert(across).second) continue;
+      svg::Series s{label_of(*c), {}, {}, false, {}};
+      const std::string needle = "/" + key + "=";
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        std::string g = group;
+        const auto at = g.find(needle);
+        const auto end = g.find('/', at + needle.size());
+        g = g.substr(0, at + needle.size()) + axis["values"][i].dump() + (end == std::string::npos ? "" : g.substr(end));
+        s.x.push_back(ticks[i].first);
+        s.y.push_back(aggregate_value(db, run, g, metric.name, "mean"));
+      }
+      // The line's label without this axis's coordinate.
+      const std::string token = " " + key + "=";
+      const auto at = s.name.find(token);
+      if (at != std::string::npos) {
+        const auto end = s.name.find(' ', at + 1);
+        s.name = s.name.substr(0, at) + (end == std::string::npos ? "" : s.name.substr(end));
+      }
+      lines.push_back(std::move(s));
+    }
+    if (lines.empty()) continue;
+    out << svg::line_chart({metric.title + " against " + key + " on " + dataset + " (mean over seeds)",
+                            key + (log2 ? " (log scale)" : ""), metric.title, false, ticks},
+                           lines, bands);
+  }
+  return out.str();
+}
+
+// Across seeds: the fraction of each grid point's seeds that diverged, and every seed's loss curve
+// per objective.
+std::string seed_plots(Database& db, std::int64_t run, const std::string& dataset, const std::vector<const CaseRow*>& in) {
+  std::ostringstream out;
+  std::vector<std::string> names;
+  svg::Bars fraction{"diverged fraction", {}};
+  std::set<std::string> done;
+  for (const CaseRow* c : in) {
+    const std::string group = group_of(c->key);
+    if (c->objective == kControlLabel || !done.insert(group).second) continue;
+    names.push_back(label_of(*c));
+    fraction.values.push_back(aggregate_value(db, run, group, "diverged", "fraction"));
+  }
+  if (!names.empty())
+    out << svg::bar_chart({"Fraction of seeds that diverged on " + dataset + " (per grid point)", "case", "fraction", false, {}},
+                          names, {fraction});
+  std::vector<std::string> objectives;
+  for (const CaseRow* c : in)
+    if (c->objective != kControlLabel && std::find(objectives.begin(), objectives.end(), c->objective) == objectives.end())
+      objectives.push_back(c->objective);
+  for (const auto& objective : objectives) {
+    std::vector<svg::Series> lines;
+    for (const CaseRow* c : in) {
+      if (c->objective != objective) continue;
+      auto [x, y] = series(db, c->id, "loss", 200);
+      if (x.empty()) continue;
+      svg::Series s{label_of(*c) + " seed " + repeat_of(c->key), x, y, false, {}};
+      if (c->status == "diverged" && c->stopped_step) s.marker_x.push_back(static_cast<double>(*c->stopped_step));
+      lines.push_back(std::move(s));
+    }
+    if (!lines.empty())
+      out << svg::line_chart({"Training loss of " + objective + " on " + dataset + ", every seed", "step", "loss", true, {}}, lines);
+  }
+  return out.str();
+}
+
+void claims_section(std::ostringstream& html, Database& db) {
+  html << "<h2>Claims (every evidence run in this database; subject: rpc)</h2>\n";
+  for (const ClaimSection& s : evaluate_claims(db, "rpc")) {
+    html << "<h3>" << escape(s.statement) << "</h3>\n<ul class=\"budget\">";
+    for (const auto& line : s.budget) html << "<li>" << escape(line) << "</li>";
+    html << "</ul>\n";
+    if (!s.missing.empty()) {
+      html << "<p class=\"missing\">No verdict: " << escape(s.missing) << "</p>\n";
+      continue;
+    }
+    html << "<table class=\"claims\"><tr><th>where</th><th>metric</th><th>baseline</th><th>rpc</th><th>baseline value</th>"
+            "<th>verdict</th></tr>\n";
+    auto text = [](const Estimate& e) {
+      return std::isnan(e.value) ? std::string("—")
+                                 : format_general(e.value, 3) + " [" + format_general(e.low, 3) + ", " + format_general(e.high, 3) + "]";
+    };
+    for (const auto& r : s.rows)
+      html << "<tr><td>" << escape(r.context) << "</td><td>" << escape(r.metric) << "</td><td>" << escape(r.baseline)
+           << "</td><td>" << escape(text(r.subject_value)) << "</td><td>" << escape(text(r.baseline_value))
+           << "</td><td class=\"" << to_string(r.verdict) << "\">" << to_string(r.verdict)
+           << (r.reason.empty() ? "" : ": " + escape(r.reason)) << "</td></tr>\n";
+    html << "</table>\n";
+  }
 }
 
 }  // namespace
@@ -77,12 +309,13 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
       "libtorch_version, compiler, build_type, cpu_model, host, device, threads, blas, command_line FROM runs WHERE run_id = ?1");
   r.bind(1, run);
   r.step();
+  const std::string resolved_text = resolved_suite(db, run);
   const std::string title = "rpcbench: " + r.column_text(0) + (r.column_text(1).empty() ? "" : " (" + r.column_text(1) + ")") +
                             ", run " + std::to_string(run);
   html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape(title) << "</title>\n"
        << "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
        << "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}svg.chart{margin:8px 0;display:block}"
-       << ".diverged,.failed,.killed{color:#b00}</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
+       << ".diverged,.failed,.killed,.contradicted{color:#b00}.supported{color:#070}</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
   html << "<h2>Provenance</h2>\n<table class=\"provenance\">\n";
   for (int i = 0; i < r.column_count(); ++i) {
     std::string v = r.is_null(i) ? "" : r.column_text(i);
@@ -115,80 +348,29 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
          << (c.stopped_step ? " @" + std::to_string(*c.stopped_step) : "") << "</td><td>" << escape(c.message) << "</td></tr>\n";
   html << "</table>\n";
 
-  const bool mi_task = has_metric(db, run, "true_mi");
-  const bool accuracy = std::any_of(cases.begin(), cases.end(), [](const CaseRow& c) {
-    return c.summaries.count("") && c.summaries.at("").count("linear_top1");
-  });
+  // What to draw comes from the task (its plots and headline metrics) and the run's grid.
+  TaskCatalog tasks;
+  const Task* task = tasks.find(r.column_text(2));
+  const std::vector<PlotSpec> plots = task ? task->plots() : std::vector<PlotSpec>{};
+  const std::vector<HeadlineMetric> headline = task ? task->headline_metrics() : std::vector<HeadlineMetric>{};
+  const nlohmann::json resolved = nlohmann::json::parse(resolved_text, nullptr, false);
+  const int repeats = resolved.is_object() ? resolved["suite"].value("repeats", 1) : 1;
+
+  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db);
+
   for (const auto& dataset : datasets) {
     html << "<h2>" << escape(dataset) << "</h2>\n";
     std::vector<const CaseRow*> in;
     for (const auto& c : cases)
       if (c.dataset == dataset) in.push_back(&c);
-    if (mi_task) {
-      std::vector<svg::Series> lines;
-      for (const CaseRow* c : in) {
-        auto [x, y] = series(db, c->id, "mi");
-        svg::Series s{c->objective, x, y, false, {}};
-        if (c->status == "diverged" && c->stopped_step) s.marker_x.push_back(static_cast<double>(*c->stopped_step));
-        lines.push_back(std::move(s));
-      }
-      auto [tx, ty] = series(db, in.front()->id, "true_mi");
-      lines.push_back({"true MI", tx, ty, true, {}});
-      for (const CaseRow* c : in)
-        if (c->summaries.count("") && c->summaries.at("").count("mi_ceiling") && !tx.empty()) {
-          const double ceiling = c->summaries.at("").at("mi_ceiling");
-          lines.push_back({c->objective + " ceiling log N", {tx.front(), tx.back()}, {ceiling, ceiling}, true, {}});
-          break;
-        }
-      html << svg::line_chart({"MI staircase on " + dataset + ": estimate per step", "step", "nats", true}, lines);
-      std::vector<std::string> levels;
-      for (const CaseRow* c : in)
-        for (const auto& [scope, values] : c->summaries)
-          if (scope.rfind("mi=", 0) == 0 && std::find(levels.begin(), levels.end(), scope) == levels.end()) levels.push_back(scope);
-      for (const char* metric : {"bias", "variance"}) {
-        std::vector<svg::Bars> bars;
-        for (const CaseRow* c : in) {
-          svg::Bars b{c->objective, {}};
-          for (const auto& level : levels) {
-            auto it = c->summaries.find(level);
-            b.values.push_back(it != c->summaries.end() && it->second.count(metric) ? it->second.at(metric) : NAN);
-          }
-          bars.push_back(b);
-        }
-        html << svg::bar_chart({std::string(metric) + " per MI level on " + dataset + " (last-window statistics)", "level",
-                                metric, false},
-                               levels, bars);
-      }
-    }
-    if (accuracy) {
-      std::vector<std::string> names;
-      svg::Bars linear{"linear top-1", {}}, knn{"kNN top-1", {}};
-      for (const CaseRow* c : in) {
-        names.push_back(c->objective);
-        const auto& s = c->summaries.count("") ? c->summaries.at("") : std::map<std::string, double>{};
-        linear.values.push_back(s.count("linear_top1") ? s.at("linear_top1") : NAN);
-        knn.values.push_back(s.count("knn_top1") ? s.at("knn_top1") : NAN);
-      }
-      html << svg::bar_chart({"Top-1 accuracy on " + dataset + " (random_init = untrained control)", "objective", "top-1", false},
-                             names, {linear, knn});
-    }
-    for (const char* metric : {"loss", "grad_norm"}) {
-      std::vector<svg::Series> lines;
-      for (const CaseRow* c : in) {
-        auto [x, y] = series(db, c->id, metric);
-        if (x.empty()) continue;
-        svg::Series s{c->objective, x, y, false, {}};
-        if (c->status == "diverged" && c->stopped_step) s.marker_x.push_back(static_cast<double>(*c->stopped_step));
-        lines.push_back(std::move(s));
-      }
-      if (!lines.empty())
-        html << svg::line_chart({std::string(metric == std::string("loss") ? "Training loss" : "Gradient norm") + " on " + dataset,
-                                 "step", metric, true},
-                                lines);
-    }
+    for (const PlotSpec& plot : plots) html << draw(db, plot, dataset, in);
+    if (resolved.is_object() && resolved.contains("sweep"))
+      for (const auto& axis : resolved["sweep"]) html << axis_plots(db, run, axis, headline, dataset, in);
+    if (repeats > 1) html << seed_plots(db, run, dataset, in);
   }
   html << "<p>Generated by rpcbench from " << escape(db_path) << ". Plots average the per-step samples into at most "
-       << "400 points; y ranges are the 1st–99th percentile, so diverging estimators are clipped to the frame.</p>\n"
+       << "400 points; y ranges follow the typical curves (or the references), so a diverging estimator is clipped to "
+       << "the frame.</p>\n"
        << "</body></html>\n";
   const auto path = out_dir / "index.html";
   const auto tmp = out_dir / "index.html.tmp";

@@ -59,10 +59,19 @@ struct ResultTable {
   std::vector<std::string> notes;
 };
 
+// A statistic over several cases (computed by the runner from their summaries): over the seeds of
+// one grid point (`grouping` = the case group key), or across an axis of the grid
+// (`grouping` = the group key without that axis, statistic "slope_log2(batch_size)" …).
+struct AggregateValue {
+  std::string grouping, scope, name, statistic;
+  double value;
+};
+
 struct RunEnd {
   CaseStatus status = CaseStatus::finished;  // finished, failed (a case failed) or killed
   std::string finished_at;
   std::vector<ResultTable> tables;
+  std::vector<AggregateValue> aggregates;
 };
 
 class Reporter {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <fstream>
 
 namespace rpcbench {
@@ -126,6 +127,14 @@ void SqliteReporter::case_finished(const CaseReport& report) {
 
 void SqliteReporter::run_finished(const RunEnd& end) {
   Transaction t(db_);
+  // Aggregates are over every case of the run, so a resumed run recomputes them all.
+  db_.prepare("DELETE FROM aggregates WHERE run_id = ?1").bind(1, run_id_).run();
+  auto a = db_.prepare("INSERT OR REPLACE INTO aggregates (run_id, grouping, scope, name, statistic, value) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  for (const auto& v : end.aggregates) {
+    a.bind(1, run_id_).bind(2, v.grouping).bind(3, v.scope).bind(4, v.name).bind(5, v.statistic).bind(6, v.value);
+    a.run();
+  }
   db_.prepare("UPDATE runs SET status = ?2, finished_at = ?3, message = ?4 WHERE run_id = ?1")
       .bind(1, run_id_)
       .bind(2, std::string(to_string(end.status)))
@@ -164,7 +173,7 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
       "ORDER BY run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   if (!s.step()) return std::nullopt;
-  ResumePoint point{s.column_int(0), {}};
+  ResumePoint point{s.column_int(0), {}, {}};
   // Two processes writing one run would interleave their cases: a run still in progress is not
   // resumable. (mark_abandoned_runs has already marked this host's dead runs 'killed'.)
   if (s.column_text(1) == "running") {
@@ -177,15 +186,37 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
   }
   Transaction t(db);
   auto done = db.prepare(
-      "SELECT case_key FROM cases WHERE run_id = ?1 AND status IN ('finished', 'diverged')");
+      "SELECT case_id, case_key, status, message, stopped_step, wall_seconds, started_at, finished_at FROM cases "
+      "WHERE run_id = ?1 AND status IN ('finished', 'diverged')");
   done.bind(1, point.run_id);
-  while (done.step()) point.completed_case_keys.insert(done.column_text(0));
+  while (done.step()) {
+    const std::string key = done.column_text(1);
+    point.completed_case_keys.insert(key);
+    CaseReport& report = point.completed[key];
+    report.status = done.column_text(2) == "finished" ? CaseStatus::finished : CaseStatus::diverged;
+    report.message = done.column_text(3);
+    if (!done.is_null(4)) report.stopped_step = done.column_int(4);
+    report.wall_seconds = done.column_double(5);
+    report.started_at = done.column_text(6);
+    report.finished_at = done.column_text(7);
+    auto summary = db.prepare("SELECT scope, name, value FROM summaries WHERE case_id = ?1 ORDER BY scope, name");
+    summary.bind(1, done.column_int(0));
+    while (summary.step())
+      report.summary.push_back({summary.column_text(0), summary.column_text(1),
+                                summary.is_null(2) ? NAN : summary.column_double(2)});
+  }
   // ON DELETE CASCADE takes their samples and summaries along.
   db.prepare("DELETE FROM cases WHERE run_id = ?1 AND status NOT IN ('finished', 'diverged')")
       .bind(1, point.run_id)
       .run();
   t.commit();
   return point;
+}
+
+bool latest_run_finished(Database& db, const Suite& suite) {
+  auto s = db.prepare("SELECT status FROM runs WHERE resolved_hash = ?1 ORDER BY run_id DESC LIMIT 1");
+  s.bind(1, suite.resolved_hash);
+  return s.step() && s.column_text(0) == "finished";
 }
 
 }  // namespace rpcbench

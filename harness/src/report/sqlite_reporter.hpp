@@ -39,9 +39,13 @@ void mark_abandoned_runs(Database& db);
 struct ResumePoint {
   std::int64_t run_id;
   std::set<std::string> completed_case_keys;  // finished or diverged: not run again
+  std::map<std::string, CaseReport> completed;  // their recorded outcomes (c unset), by case key
 };
 // The latest unfinished run of the same resolved suite; its incomplete cases are deleted so
 // they run again. nullopt when there is none.
 std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite);
+
+// Whether the latest run of this resolved suite in `db` finished (a group's --resume skips it).
+bool latest_run_finished(Database& db, const Suite& suite);
 
 }  // namespace rpcbench

@@ -1,5 +1,7 @@
 #include "report/svg_plot.hpp"
 
+#include "util/format.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,17 +14,9 @@ constexpr double kWidth = 720, kHeight = 360, kLeft = 64, kRight = 170, kTop = 3
 const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-std::string num(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f", v);
-  return buffer;
-}
+std::string num(double v) { return format_fixed(v, 1); }
 
-std::string tick(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3g", v);
-  return buffer;
-}
+std::string tick(double v) { return format_general(std::abs(v) < 1e-12 ? 0.0 : v, 4); }
 
 struct Frame {
   double x0, x1, y0, y1;
@@ -33,22 +27,34 @@ struct Frame {
   }
 };
 
+// The frame widened to the nearest round ticks, so ticks fall on round numbers at the edges too.
+Frame rounded(Frame f) {
+  const auto ty = nice_ticks(f.y0, f.y1);
+  f.y0 = ty.front();
+  f.y1 = ty.back();
+  return f;
+}
+
 void frame_and_axes(std::ostringstream& os, const Axes& axes, const Frame& f, bool numeric_x) {
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" << kWidth << "\" height=\"" << kHeight
      << "\" viewBox=\"0 0 " << kWidth << ' ' << kHeight << "\" role=\"img\">\n<title>" << escape(axes.title) << "</title>\n";
   os << "<text x=\"" << kLeft << "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" << escape(axes.title) << "</text>\n";
   os << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << kWidth - kLeft - kRight << "\" height=\""
      << kHeight - kTop - kBottom << "\" fill=\"none\" stroke=\"#444\"/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double y = f.y0 + (f.y1 - f.y0) * i / 4.0;
+  for (double y : nice_ticks(f.y0, f.y1)) {
+    if (y < f.y0 - 1e-9 * (f.y1 - f.y0) || y > f.y1 + 1e-9 * (f.y1 - f.y0)) continue;
     os << "<line x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\"" << num(f.py(y)) << "\" y2=\"" << num(f.py(y))
-       << "\" stroke=\"#ddd\"/><text x=\"" << kLeft - 6 << "\" y=\"" << num(f.py(y) + 4)
+       << "\" stroke=\"#ddd\"/><text class=\"ytick\" x=\"" << kLeft - 6 << "\" y=\"" << num(f.py(y) + 4)
        << "\" font-size=\"11\" text-anchor=\"end\">" << tick(y) << "</text>\n";
-    if (numeric_x) {
-      const double x = f.x0 + (f.x1 - f.x0) * i / 4.0;
-      os << "<text x=\"" << num(f.px(x)) << "\" y=\"" << kHeight - kBottom + 16 << "\" font-size=\"11\" text-anchor=\"middle\">"
-         << tick(x) << "</text>\n";
-    }
+  }
+  if (numeric_x) {
+    std::vector<std::pair<double, std::string>> ticks = axes.x_ticks;
+    if (ticks.empty())
+      for (double x : nice_ticks(f.x0, f.x1))
+        if (x >= f.x0 - 1e-9 * (f.x1 - f.x0) && x <= f.x1 + 1e-9 * (f.x1 - f.x0)) ticks.push_back({x, tick(x)});
+    for (const auto& [x, label] : ticks)
+      os << "<text class=\"xtick\" x=\"" << num(f.px(x)) << "\" y=\"" << kHeight - kBottom + 16
+         << "\" font-size=\"11\" text-anchor=\"middle\">" << escape(label) << "</text>\n";
   }
   os << "<text x=\"" << (kLeft + kWidth - kRight) / 2 << "\" y=\"" << kHeight - 8 << "\" font-size=\"12\" text-anchor=\"middle\">"
      << escape(axes.x_label) << "</text>\n";
@@ -79,6 +85,22 @@ std::pair<double, double> robust_range(std::vector<double> v, bool robust) {
 
 }  // namespace
 
+std::vector<double> nice_ticks(double lo, double hi, int count) {
+  if (!(hi > lo)) hi = lo + 1.0;
+  const double raw = (hi - lo) / count;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  std::vector<double> ticks;
+  const double first = std::floor(lo / step + 1e-9) * step, last = std::ceil(hi / step - 1e-9) * step;
+  for (double t = first; t <= last + step * 1e-6; t += step) ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  return ticks;
+}
+
 std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -93,8 +115,9 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-std::string line_chart(const Axes& axes, const std::vector<Series>& series) {
+std::string line_chart(const Axes& axes, const std::vector<Series>& series, const std::vector<Band>& bands) {
   std::vector<double> xs, ys, refs;
+  for (const auto& b : bands) ys.insert(ys.end(), {b.low, b.high});
   for (const auto& s : series) {
     xs.insert(xs.end(), s.x.begin(), s.x.end());
     (s.dashed ? refs : ys).insert((s.dashed ? refs : ys).end(), s.y.begin(), s.y.end());
@@ -138,9 +161,21 @@ std::string line_chart(const Axes& axes, const std::vector<Series>& series) {
     x0 = *std::min_element(xs.begin(), xs.end());
     x1 = std::max(*std::max_element(xs.begin(), xs.end()), x0 + 1.0);
   }
-  const Frame f{x0, x1, y0, y1};
+  if (!axes.x_ticks.empty()) {  // categories on a numeric axis: half a step of room at each end
+    const double pad = axes.x_ticks.size() > 1 ? 0.5 * (axes.x_ticks[1].first - axes.x_ticks[0].first) : 0.5;
+    x0 = axes.x_ticks.front().first - pad;
+    x1 = axes.x_ticks.back().first + pad;
+  }
+  const Frame f = rounded(Frame{x0, x1, y0, y1});
   std::ostringstream os;
   frame_and_axes(os, axes, f, true);
+  for (const auto& b : bands) {
+    const double top = f.py(std::max(b.low, b.high)), bottom = f.py(std::min(b.low, b.high));
+    os << "<rect class=\"band\" data-name=\"" << escape(b.name) << "\" x=\"" << kLeft << "\" y=\"" << num(top)
+       << "\" width=\"" << kWidth - kLeft - kRight << "\" height=\"" << num(std::max(bottom - top, 1.0))
+       << "\" fill=\"#999\" fill-opacity=\"0.25\"><title>" << escape(b.name) << ": " << tick(b.low) << " – " << tick(b.high)
+       << "</title></rect>\n";
+  }
   std::size_t colour = 0;
   for (std::size_t i = 0; i < series.size(); ++i) {
     const auto& s = series[i];
@@ -164,15 +199,18 @@ std::string line_chart(const Axes& axes, const std::vector<Series>& series) {
     }
     legend(os, i, s.name + (s.marker_x.empty() ? "" : " (diverged ✕)"), c, s.dashed);
   }
+  for (std::size_t i = 0; i < bands.size(); ++i) legend(os, series.size() + i, bands[i].name + " (band)", "#999", false);
   os << "</svg>\n";
   return os.str();
 }
 
 std::string bar_chart(const Axes& axes, const std::vector<std::string>& categories, const std::vector<Bars>& groups) {
-  std::vector<double> all{0.0};
-  for (const auto& g : groups) all.insert(all.end(), g.values.begin(), g.values.end());
-  auto [y0, y1] = robust_range(all, false);
-  const Frame f{0.0, static_cast<double>(categories.size()), y0, y1};
+  double y0 = 0.0, y1 = 0.0;  // bars start at 0
+  for (const auto& g : groups)
+    for (double v : g.values)
+      if (std::isfinite(v)) y0 = std::min(y0, v), y1 = std::max(y1, v);
+  if (y1 <= y0) y1 = y0 + 1.0;
+  const Frame f = rounded(Frame{0.0, static_cast<double>(categories.size()), y0, y1});
   std::ostringstream os;
   frame_and_axes(os, axes, f, false);
   const double slot = (kWidth - kLeft - kRight) / std::max<std::size_t>(categories.size(), 1);

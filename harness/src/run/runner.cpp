@@ -1,5 +1,6 @@
 #include "run/runner.hpp"
 
+#include "run/aggregates.hpp"
 #include "run/environment.hpp"
 
 #include <c10/util/Exception.h>
@@ -35,7 +36,16 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
   std::vector<CaseReport> reports;
   for (const Case& c : cases) {
     if (stop.load()) break;
-    if (request.skip_case_keys.count(c.key) != 0) continue;
+    if (request.skip_case_keys.count(c.key) != 0) {
+      // Completed in the run being resumed: its recorded outcome joins the tables and aggregates.
+      auto done = request.completed.find(c.key);
+      if (done != request.completed.end()) {
+        CaseReport report = done->second;
+        report.c = &c;
+        reports.push_back(std::move(report));
+      }
+      continue;
+    }
     reporter.case_started(c);
     CaseReport report;
     report.c = &c;
@@ -68,6 +78,10 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
   }
   if (stop.load()) end.status = CaseStatus::killed;
   end.tables = request.task->tables(*request.suite, reports);
+  const std::vector<HeadlineMetric> headline = request.task->headline_metrics();
+  end.aggregates = compute_aggregates(*request.suite, reports, headline);
+  for (auto& table : aggregate_tables(*request.suite, reports, end.aggregates, headline))
+    end.tables.push_back(std::move(table));
   end.finished_at = utc_now();
   reporter.run_finished(end);
   return end;

@@ -7,6 +7,7 @@
 #include "tasks/task.hpp"
 
 #include <atomic>
+#include <map>
 #include <set>
 
 namespace rpcbench {
@@ -18,6 +19,7 @@ struct RunRequest {
   torch::Device device = torch::kCPU;
   RunInfo info;                              // provenance, filled by the caller
   std::set<std::string> skip_case_keys;      // completed in the run being resumed
+  std::map<std::string, CaseReport> completed;  // their recorded outcomes, by case key
   const std::atomic<bool>* stop_requested = nullptr;
   std::filesystem::path checkpoint_dir;
   bool resuming = false;

@@ -36,9 +36,16 @@ Interval bootstrap_mean_interval(const std::vector<double>& values, std::uint64_
     for (std::size_t i = 0; i < values.size(); ++i) sum += values[pick(engine)];
     means(b) = sum / static_cast<double>(values.size());
   }
+  const xt::xtensor<double, 1> sorted = xt::sort(means);
+  // Quantiles by linear interpolation between order statistics (numpy's default).
+  auto quantile = [&](double p) {
+    const double h = (static_cast<double>(sorted.size()) - 1.0) * p;
+    const auto lo = static_cast<std::size_t>(std::floor(h));
+    const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+    return sorted(lo) + (h - static_cast<double>(lo)) * (sorted(hi) - sorted(lo));
+  };
   const double tail = (1.0 - level) / 2.0;
-  const auto q = xt::quantile(means, {tail, 1.0 - tail});
-  return {q(0), q(1)};
+  return {quantile(tail), quantile(1.0 - tail)};
 }
 
 Slope least_squares_slope(const std::vector<double>& xs, const std::vector<double>& ys, double level) {
@@ -71,6 +78,14 @@ Slope least_squares_slope(const std::vector<double>& xs, const std::vector<doubl
   const double t = boost::math::quantile(boost::math::students_t(static_cast<double>(s.n - 2)), 0.5 + level / 2.0);
   s.ci = {s.slope - t * se, s.slope + t * se};
   return s;
+}
+
+Interval t_interval(double mean, double std, std::size_t n, double level) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  if (n < 2 || !std::isfinite(mean) || !std::isfinite(std)) return {-inf, inf};
+  const double t = boost::math::quantile(boost::math::students_t(static_cast<double>(n - 1)), 0.5 + level / 2.0);
+  const double half = t * std / std::sqrt(static_cast<double>(n));
+  return {mean - half, mean + half};
 }
 
 MeanStd mean_std(const std::vector<double>& values) {

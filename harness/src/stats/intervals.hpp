@@ -31,6 +31,10 @@ struct Slope {
 };
 Slope least_squares_slope(const std::vector<double>& x, const std::vector<double>& y, double level = 0.95);
 
+// Student-t interval of a mean from its sample mean, std (ddof 1) and n: valid for small n, where
+// a bootstrap interval is too narrow. Unbounded below two values.
+Interval t_interval(double mean, double std, std::size_t n, double level = 0.95);
+
 struct MeanStd {
   double mean = 0.0, std = 0.0;  // std with ddof = 1 (0 for one value): seed-to-seed spread
   std::size_t n = 0;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,19 @@ struct Gate {
   std::string origin;  // where it was written, for messages: "suites/mi.toml:87:1 ([[gates]] #1)"
 };
 
+// One axis of a suite's grid ([sweep]): a parameter and the values it takes. Cases are
+// dataset × objective × every applicable axis × repeat.
+struct SweepAxis {
+  enum class Target { task, encoder, datasets, objectives };
+  std::string key;   // as written: "batch_size", "task.learning_rate", "objectives.rpc.alpha"
+  std::string name;  // the parameter
+  Target target = Target::task;
+  std::string objective_label;      // objectives only: just this one (empty: each that declares it)
+  std::vector<ParamValue> values;   // converted to the declared type
+  std::vector<std::string> texts;   // each value as it appears in case keys ("0.001", "64")
+  bool numeric = false;             // integer or float: tables and slopes can use it as an axis
+};
+
 struct Suite {
   std::filesystem::path path;
   std::string file_sha256;
@@ -53,20 +67,34 @@ struct Suite {
   PluginUse encoder;
   std::vector<PluginUse> datasets;
   std::vector<PluginUse> objectives;
+  std::vector<SweepAxis> sweep;
+  std::vector<std::string> evidence;  // the claims these results bear on (`harness claims`)
   std::vector<Gate> gates;
   std::string resolved_text;  // canonical JSON of everything above that affects results
   std::string resolved_hash;
 };
 
+// One coordinate of a case on the suite's grid.
+struct Coordinate {
+  std::string axis;   // SweepAxis::key
+  std::string value;  // SweepAxis::texts[i]
+  double number = 0;  // the value when the axis is numeric (NaN otherwise)
+};
+
+// A case owns its resolved parameters: sweep values are applied to copies of the suite's entries.
 struct Case {
   std::size_t index = 0;
-  std::string key;  // "dataset=gaussian/objective=rpc/repeat=0": stable across suite edits
-  const PluginUse* dataset = nullptr;
-  const PluginUse* encoder = nullptr;
-  const PluginUse* objective = nullptr;  // nullptr: the task's control case (e.g. random_init)
+  // "dataset=gaussian/objective=rpc/batch_size=64/repeat=0": stable across suite edits; adding a
+  // value to an axis adds cases without changing the others' keys or seeds.
+  std::string key;
+  std::string group;  // the key without "/repeat=N": the cases that differ only in seed
+  std::shared_ptr<const PluginUse> dataset;
+  std::shared_ptr<const PluginUse> encoder;
+  std::shared_ptr<const PluginUse> objective;  // null: the task's control case (e.g. random_init)
   std::int64_t repeat = 0;
   std::uint64_t seed = 0;
-  const Params* task_params = nullptr;  // the suite's, or the objective's own
+  std::shared_ptr<const Params> task_params;  // the suite's or the objective's, with sweep values
+  std::vector<Coordinate> coordinates;
   std::string config_text;  // canonical JSON: task, plugins, parameters, seed
   std::string config_hash;
 };
@@ -80,8 +108,13 @@ struct SuiteOptions {
 Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
                  const PluginRegistry& registry, const TaskCatalog& tasks);
 
-// dataset × objective × repeat, plus (with_control) one control case per dataset × repeat, first.
+// dataset × objective × sweep point × repeat, plus (with_control) a control case per dataset ×
+// repeat (× the points of encoder and dataset axes: the control does not train), first.
 std::vector<Case> expand_cases(const Suite& suite, bool with_control = false);
+
+// The member suites of a suite group (a file whose [suite] lists `members`), resolved against the
+// group file's folder; empty for an ordinary suite. Throws InputError (file:line:col) on a bad list.
+std::vector<std::filesystem::path> suite_group_members(const std::filesystem::path& path);
 
 inline constexpr const char* kControlLabel = "random_init";
 inline const std::string& objective_label(const Case& c) {

@@ -4,12 +4,14 @@
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -66,6 +68,28 @@ struct Layers {
   }
   const toml::node* where() const { return tables.front(); }
 };
+
+// A parameter value as it appears in case keys: the shortest text that reads back the same.
+std::string value_text(const ParamValue& v) {
+  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+  if (const auto* t = std::get_if<std::string>(&v)) return *t;
+  std::string out = "[";
+  for (double d : std::get<std::vector<double>>(v)) out += (out.size() > 1 ? "," : "") + fmt::format("{}", d);
+  return out + "]";
+}
+
+bool declares(const PluginUse& use, const std::string& name) {
+  return std::any_of(use.plugin->params.begin(), use.plugin->params.end(),
+                     [&](const ParamDecl& d) { return d.name == name; });
+}
+
+Params with_value(const Params& params, const std::string& key, const ParamValue& value) {
+  std::map<std::string, ParamValue> values = params.values();
+  values[key] = value;
+  return Params(params.owner(), std::move(values));
+}
 
 class Loader {
  public:
@@ -327,6 +351,137 @@ class Loader {
     return gates;
   }
 
+  // [sweep]: `repeats`, and axes `NAME = [v, …]` (the one component that declares NAME) or qualified
+  // `task.NAME`, `encoder.NAME`, `datasets.NAME`, `objectives.NAME`, `objectives.LABEL.NAME`.
+  void resolve_sweep(Suite& suite, const Task& task, const Layers& table) const {
+    const std::vector<ParamDecl> task_params = task.params();
+    auto declares = [](const std::vector<ParamDecl>& decls, const std::string& name) -> const ParamDecl* {
+      for (const auto& d : decls)
+        if (d.name == name) return &d;
+      return nullptr;
+    };
+    // Dotted keys (objectives.rpc.beta) are nested tables in TOML: flatten each layer, later
+    // layers (the profile) overriding earlier ones key by key.
+    std::vector<Layers::Item> items;
+    std::function<void(const toml::table&, const std::string&)> flatten = [&](const toml::table& t, const std::string& prefix) {
+      for (auto&& [k, node] : t) {
+        const std::string key = prefix + std::string(k.str());
+        if (const toml::table* inner = node.as_table()) {
+          flatten(*inner, key + ".");
+          continue;
+        }
+        auto it = std::find_if(items.begin(), items.end(), [&](const Layers::Item& i) { return i.key == key; });
+        if (it != items.end()) *it = {key, &node, k.source()};
+        else items.push_back({key, &node, k.source()});
+      }
+    };
+    for (const toml::table* layer : table.tables) flatten(*layer, "");
+    for (const auto& [key, node, key_source] : items) {
+      if (key == "repeats") {
+        if (!node->is_integer() || node->as_integer()->get() < 1)
+          fail_at(node, "'repeats' in [sweep] must be an integer >= 1 (seeds per grid point)");
+        suite.repeats = node->as_integer()->get();
+        continue;
+      }
+      SweepAxis axis;
+      axis.key = key;
+      std::vector<std::string> parts;
+      for (std::size_t start = 0;;) {
+        const auto dot = key.find('.', start);
+        parts.push_back(key.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+      axis.name = parts.back();
+      // Which components declare the parameter, and with which declaration.
+      std::vector<std::pair<SweepAxis::Target, const ParamDecl*>> found;
+      auto consider = [&](SweepAxis::Target target, const std::string& label = "") {
+        const ParamDecl* d = nullptr;
+        if (target == SweepAxis::Target::task) d = declares(task_params, axis.name);
+        if (target == SweepAxis::Target::encoder) d = declares(suite.encoder.plugin->params, axis.name);
+        if (target == SweepAxis::Target::datasets)
+          for (const auto& u : suite.datasets) d = d ? d : declares(u.plugin->params, axis.name);
+        if (target == SweepAxis::Target::objectives)
+          for (const auto& u : suite.objectives)
+            if (label.empty() || u.label == label) d = d ? d : declares(u.plugin->params, axis.name);
+        if (d != nullptr) found.push_back({target, d});
+      };
+      static const std::map<std::string, SweepAxis::Target> kTargets = {
+          {"task", SweepAxis::Target::task},
+          {"encoder", SweepAxis::Target::encoder},
+          {"datasets", SweepAxis::Target::datasets},
+          {"objectives", SweepAxis::Target::objectives}};
+      if (parts.size() == 1) {
+        for (const auto& [word, target] : kTargets) consider(target);
+      } else if (parts.size() == 2 && kTargets.count(parts[0]) != 0) {
+        consider(kTargets.at(parts[0]));
+      } else if (parts.size() == 3 && parts[0] == "objectives") {
+        axis.objective_label = parts[1];
+        if (std::none_of(suite.objectives.begin(), suite.objectives.end(),
+                         [&](const PluginUse& u) { return u.label == parts[1]; }))
+          fail_at(key_source, "[sweep] key '" + key + "' names objective '" + parts[1] + "', which the suite does not have");
+        consider(SweepAxis::Target::objectives, parts[1]);
+      } else {
+        fail_at(key_source, "[sweep] key '" + key + "' must be NAME, task.NAME, encoder.NAME, datasets.NAME, "
+                            "objectives.NAME or objectives.LABEL.NAME");
+      }
+      if (found.empty())
+        fail_at(key_source, "[sweep] key '" + key + "': no " + (parts.size() == 1 ? std::string("task, encoder, dataset or objective") : parts[0]) +
+                                " parameter of this suite is called '" + axis.name + "'");
+      if (found.size() > 1)
+        fail_at(key_source, "[sweep] key '" + key + "' is ambiguous: several components declare '" + axis.name +
+                                "'; write task." + axis.name + ", encoder." + axis.name + ", datasets." + axis.name +
+                                " or objectives." + axis.name);
+      axis.target = found[0].first;
+      const ParamDecl& decl = *found[0].second;
+      if (!node->is_array() || node->as_array()->empty())
+        fail_at(node, "[sweep] '" + key + "' must be a non-empty array of values, got " +
+                          (node->is_array() ? std::string("an empty array") : type_name(*node)));
+      axis.numeric = decl.type == ParamType::integer || decl.type == ParamType::real;
+      std::set<std::string> seen;
+      for (const toml::node& item : *node->as_array()) {
+        const ParamValue value = convert(item, decl, "[sweep] '" + key + "'");
+        const std::string text = value_text(value);
+        if (!seen.insert(text).second) fail_at(&item, "[sweep] '" + key + "' lists " + text + " twice");
+        try {
+          construct_with(suite, task, axis, value);
+        } catch (const std::exception& e) {  // ParamError, or a plugin's error copied by the registry
+          fail_at(&item, "[sweep] '" + key + "' = " + text + ": " + e.what());
+        }
+        axis.values.push_back(value);
+        axis.texts.push_back(text);
+      }
+      suite.sweep.push_back(std::move(axis));
+    }
+  }
+
+  // Each plugin a sweep value reaches, made once with that value (and each task-parameter value
+  // checked), so a value that would be refused is an input error at its position before any work.
+  void construct_with(const Suite& suite, const Task& task, const SweepAxis& axis, const ParamValue& value) const {
+    switch (axis.target) {
+      case SweepAxis::Target::task:  // in each objective's own task parameters too
+        task.check_params(with_value(suite.task_params, axis.name, value));
+        for (const auto& o : suite.objectives)
+          if (o.task_params) task.check_params(with_value(*o.task_params, axis.name, value));
+        return;
+      case SweepAxis::Target::objectives:
+        for (const auto& o : suite.objectives)
+          if ((axis.objective_label.empty() || axis.objective_label == o.label) && declares(o, axis.name))
+            registry_.make_objective(*o.plugin, with_value(o.params, axis.name, value));
+        return;
+      case SweepAxis::Target::datasets:
+        for (const auto& d : suite.datasets)
+          if (declares(d, axis.name)) registry_.make_dataset(*d.plugin, with_value(d.params, axis.name, value));
+        return;
+      case SweepAxis::Target::encoder: {
+        const auto dataset = registry_.make_dataset(*suite.datasets.front().plugin, suite.datasets.front().params);
+        registry_.make_encoder(*suite.encoder.plugin, with_value(suite.encoder.params, axis.name, value),
+                               dataset->spec().input);
+        return;
+      }
+    }
+  }
+
   // A ParamError's message names its owner and key ("dataset 'cubic': parameter 'mi_levels' …",
   // from Params::fail, also when a plugin threw it); the key's position in the profile resolved
   // last makes it an input error at file:line:col.
@@ -382,7 +537,7 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
                        "' (known: " + (known.empty() ? "none" : known) + ")");
     }
     profile = p->as_table();
-    allow_keys(Layers{{profile}}, {"description", "suite", "task", "encoder", "datasets", "objectives"},
+    allow_keys(Layers{{profile}}, {"description", "suite", "task", "encoder", "datasets", "objectives", "sweep"},
                "[profiles." + profile_name + "]");
   }
 
@@ -395,7 +550,7 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
     allow_keys(Layers{{o}}, {"seed", "repeats", "threads"}, "[profiles." + profile_name + ".suite]");
     head.tables.push_back(o);
   }
-  allow_keys(head, {"name", "task", "description", "seed", "repeats", "threads"}, "[suite]");
+  allow_keys(head, {"name", "task", "description", "seed", "repeats", "threads", "evidence"}, "[suite]");
   suite.name = get_string(head, "name", "[suite]");
   suite.task = get_string(head, "task", "[suite]");
   suite.description = get_string(head, "description", "[suite]", std::string());
@@ -403,6 +558,17 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   if (options.seed) suite.seed = *options.seed;
   suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
   suite.threads = get_int(head, "threads", "[suite]", 0, 0);
+  if (const toml::node* e = head.get("evidence")) {
+    // The claims of `harness claims` these results bear on.
+    static const std::set<std::string> kEvidence = {"stability", "batch_size", "mi_estimation"};
+    const toml::array* list = e->as_array();
+    if (list == nullptr) fail_at(e, "'evidence' in [suite] must be an array of claim names");
+    for (const toml::node& item : *list) {
+      if (!item.is_string() || kEvidence.count(item.as_string()->get()) == 0)
+        fail_at(&item, "'evidence' in [suite] holds \"stability\", \"batch_size\" or \"mi_estimation\"");
+      suite.evidence.push_back(item.as_string()->get());
+    }
+  }
 
   const Task* task = tasks_.find(suite.task);
   if (task == nullptr)
@@ -435,6 +601,13 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
     suite.objectives[i].task_params =
         resolve(task->params(), layers, {}, "task '" + suite.task + "' for objective '" + suite.objectives[i].label + "'");
   }
+  Layers sweep_table{{&kEmpty}};
+  if (const toml::node* t = root.get("sweep")) {
+    if (!t->is_table()) fail_at(t, "'sweep' must be a table ([sweep])");
+    sweep_table.tables = {t->as_table()};
+  }
+  if (const toml::table* o = profile_part(profile, "sweep", profile_name)) sweep_table.tables.push_back(o);
+  resolve_sweep(suite, *task, sweep_table);
   try {
     task->check_params(suite.task_params);
     for (const auto& o : suite.objectives)
@@ -451,6 +624,12 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
                 {"objectives", json::array()}};
   for (const auto& d : suite.datasets) resolved["datasets"].push_back(plugin_json(d));
   for (const auto& o : suite.objectives) resolved["objectives"].push_back(plugin_json(o));
+  if (!suite.evidence.empty()) resolved["suite"]["evidence"] = suite.evidence;
+  for (const SweepAxis& axis : suite.sweep) {
+    json values = json::array();
+    for (const ParamValue& v : axis.values) values.push_back(to_json(v));
+    resolved["sweep"].push_back({{"key", axis.key}, {"values", values}});
+  }
   suite.gates = parse_gates(root);
   for (const Gate& g : suite.gates) {
     json j{{"metric", g.metric}, {"scope", g.scope}, {"better", g.higher_is_better ? "higher" : "lower"},
@@ -477,7 +656,7 @@ Suite Loader::load(const SuiteOptions& options) {
                      std::to_string(e.source().begin.column) + ": TOML syntax error: " +
                      std::string(e.description()));
   }
-  allow_keys(Layers{{&root}}, {"suite", "task", "encoder", "datasets", "objectives", "profiles", "gates"},
+  allow_keys(Layers{{&root}}, {"suite", "task", "encoder", "datasets", "objectives", "profiles", "gates", "sweep"},
              "the suite");
 
   std::vector<std::string> profiles;
@@ -506,6 +685,42 @@ Suite Loader::load(const SuiteOptions& options) {
 }
 
 }  // namespace
+
+std::vector<std::filesystem::path> suite_group_members(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw InputError(path.string() + ": suite file does not exist or is not a file");
+  toml::table root;
+  try {
+    root = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                     std::to_string(e.source().begin.column) + ": TOML syntax error: " + std::string(e.description()));
+  }
+  const toml::table* head = root["suite"].as_table();
+  const toml::node* members = head != nullptr ? head->get("members") : nullptr;
+  if (members == nullptr) return {};
+  auto fail = [&](const toml::node& n, const std::string& message) {
+    throw InputError(path.string() + ":" + std::to_string(n.source().begin.line) + ":" +
+                     std::to_string(n.source().begin.column) + ": " + message);
+  };
+  for (auto&& [key, node] : root)
+    if (key.str() != "suite") fail(node, "a suite group has only a [suite] table with `members`; '" + std::string(key.str()) + "' belongs in a member suite");
+  for (auto&& [key, node] : *head)
+    if (key.str() != "name" && key.str() != "description" && key.str() != "members")
+      fail(node, "unknown key '" + std::string(key.str()) + "' in the [suite] of a suite group (known: description, members, name)");
+  const toml::array* list = members->as_array();
+  if (list == nullptr || list->empty()) fail(*members, "'members' must be a non-empty array of suite files");
+  std::vector<std::filesystem::path> paths;
+  for (const toml::node& item : *list) {
+    if (!item.is_string()) fail(item, "'members' must hold suite file names (strings)");
+    const std::filesystem::path member = path.parent_path() / item.as_string()->get();
+    if (!std::filesystem::is_regular_file(member, ec)) fail(item, "member suite '" + member.string() + "' does not exist");
+    if (!suite_group_members(member).empty()) fail(item, "member '" + member.string() + "' is itself a group");
+    paths.push_back(member);
+  }
+  return paths;
+}
 
 std::vector<Gate> gates_from_resolved(const std::string& resolved_text) {
   std::vector<Gate> gates;
@@ -539,34 +754,86 @@ Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
   return Loader(path, registry, tasks).load(options);
 }
 
+namespace {
+
+bool applies(const SweepAxis& axis, const PluginUse& dataset, const PluginUse* objective, bool control) {
+  switch (axis.target) {
+    case SweepAxis::Target::task: return !control;  // the control does not train
+    case SweepAxis::Target::encoder: return true;
+    case SweepAxis::Target::datasets: return declares(dataset, axis.name);
+    case SweepAxis::Target::objectives:
+      if (objective == nullptr) return false;
+      if (!axis.objective_label.empty() && axis.objective_label != objective->label) return false;
+      return declares(*objective, axis.name);
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<Case> expand_cases(const Suite& suite, bool with_control) {
   std::vector<Case> cases;
-  auto add = [&](const PluginUse& dataset, const PluginUse* objective, std::int64_t repeat) {
-    Case c;
-    c.index = cases.size();
-    c.key = "dataset=" + dataset.label + "/objective=" + (objective ? objective->label : kControlLabel) +
-            "/repeat=" + std::to_string(repeat);
-    c.dataset = &dataset;
-    c.encoder = &suite.encoder;
-    c.objective = objective;
-    c.repeat = repeat;
-    c.seed = derive_seed(suite.seed, c.key);
-    c.task_params = objective && objective->task_params ? &*objective->task_params : &suite.task_params;
-    const json config{{"task", suite.task},
-                      {"task_params", json::parse(params_json(*c.task_params))},
-                      {"dataset", plugin_json(dataset)},
-                      {"encoder", plugin_json(suite.encoder)},
-                      {"objective", objective ? plugin_json(*objective) : json(kControlLabel)},
-                      {"repeat", repeat},
-                      {"seed", c.seed}};
-    c.config_text = config.dump();
-    c.config_hash = sha256_hex(c.config_text);
-    cases.push_back(std::move(c));
+  auto add = [&](const PluginUse& dataset, const PluginUse* objective) {
+    const bool control = objective == nullptr;
+    std::vector<const SweepAxis*> axes;
+    for (const auto& axis : suite.sweep)
+      if (applies(axis, dataset, objective, control)) axes.push_back(&axis);
+    // Every point of the applicable axes, the first axis varying slowest.
+    std::vector<std::size_t> at(axes.size(), 0);
+    while (true) {
+      auto data = std::make_shared<PluginUse>(dataset);
+      auto encoder = std::make_shared<PluginUse>(suite.encoder);
+      std::shared_ptr<PluginUse> obj = control ? nullptr : std::make_shared<PluginUse>(*objective);
+      Params task_params = objective && objective->task_params ? *objective->task_params : suite.task_params;
+      std::vector<Coordinate> coordinates;
+      for (std::size_t i = 0; i < axes.size(); ++i) {
+        const SweepAxis& axis = *axes[i];
+        const ParamValue& v = axis.values[at[i]];
+        switch (axis.target) {
+          case SweepAxis::Target::task: task_params = with_value(task_params, axis.name, v); break;
+          case SweepAxis::Target::encoder: encoder->params = with_value(encoder->params, axis.name, v); break;
+          case SweepAxis::Target::datasets: data->params = with_value(data->params, axis.name, v); break;
+          case SweepAxis::Target::objectives: obj->params = with_value(obj->params, axis.name, v); break;
+        }
+        double number = NAN;
+        if (const auto* iv = std::get_if<std::int64_t>(&v)) number = static_cast<double>(*iv);
+        if (const auto* dv = std::get_if<double>(&v)) number = *dv;
+        coordinates.push_back({axis.key, axis.texts[at[i]], number});
+      }
+      if (obj && objective->task_params) obj->task_params = task_params;
+      std::string group = "dataset=" + dataset.label + "/objective=" + (control ? kControlLabel : objective->label);
+      for (const auto& c : coordinates) group += "/" + c.axis + "=" + c.value;
+      for (std::int64_t repeat = 0; repeat < suite.repeats; ++repeat) {
+        Case c;
+        c.index = cases.size();
+        c.group = group;
+        c.key = group + "/repeat=" + std::to_string(repeat);
+        c.dataset = data;
+        c.encoder = encoder;
+        c.objective = obj;
+        c.repeat = repeat;
+        c.seed = derive_seed(suite.seed, c.key);
+        c.task_params = std::make_shared<Params>(task_params);
+        c.coordinates = coordinates;
+        const json config{{"task", suite.task},
+                          {"task_params", json::parse(params_json(*c.task_params))},
+                          {"dataset", plugin_json(*data)},
+                          {"encoder", plugin_json(*encoder)},
+                          {"objective", obj ? plugin_json(*obj) : json(kControlLabel)},
+                          {"repeat", repeat},
+                          {"seed", c.seed}};
+        c.config_text = config.dump();
+        c.config_hash = sha256_hex(c.config_text);
+        cases.push_back(std::move(c));
+      }
+      std::size_t i = axes.size();
+      while (i > 0 && ++at[i - 1] == axes[i - 1]->values.size()) at[--i] = 0;
+      if (i == 0) break;
+    }
   };
   for (const auto& dataset : suite.datasets) {
-    for (std::int64_t repeat = 0; with_control && repeat < suite.repeats; ++repeat) add(dataset, nullptr, repeat);
-    for (const auto& objective : suite.objectives)
-      for (std::int64_t repeat = 0; repeat < suite.repeats; ++repeat) add(dataset, &objective, repeat);
+    if (with_control) add(dataset, nullptr);
+    for (const auto& objective : suite.objectives) add(dataset, &objective);
   }
   return cases;
 }

@@ -6,6 +6,7 @@
 #include "augment/simclr_augment.hpp"
 #include "eval/probes.hpp"
 #include "tasks/task.hpp"
+#include "tasks/training.hpp"
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
@@ -90,7 +91,7 @@ class ContrastiveTask : public Task {
   }
   std::vector<ParamDecl> params() const override {
     auto p = [](const char* n, ParamType t, const char* d, const char* h) { return ParamDecl{n, t, d, false, h}; };
-    return {
+    std::vector<ParamDecl> params = {
         p("batch_size", ParamType::integer, "256", "images per step N (2N views)"),
         p("epochs", ParamType::integer, "1", "pretraining epochs"),
         p("optimizer", ParamType::text, "\"adam\"", "adam, sgd (momentum) or lars"),
@@ -120,6 +121,18 @@ class ContrastiveTask : public Task {
         p("checkpoint_every", ParamType::integer, "0",
           "save a checkpoint every K epochs beside the database (0: never); `harness run --resume` continues from it"),
     };
+    for (auto& each : training_params()) params.push_back(std::move(each));
+    return params;
+  }
+  std::vector<PlotSpec> plots() const override {
+    using K = PlotSpec::Kind;
+    return {{K::summary_bars, "Top-1 accuracy on {dataset} (random_init = untrained control)", "top-1",
+             {"linear_top1", "knn_top1"}, "", "", ""},
+            {K::step_curves, "Training loss on {dataset}", "loss", {"loss"}, "", "", ""},
+            {K::step_curves, "Gradient norm on {dataset}", "grad_norm", {"grad_norm"}, "", "", ""}};
+  }
+  std::vector<HeadlineMetric> headline_metrics() const override {
+    return {{"linear_top1", "linear top-1", true}, {"knn_top1", "kNN top-1", true}};
   }
   bool adds_control(const Suite& suite) const override { return suite.task_params.get_bool("control"); }
 
@@ -162,6 +175,7 @@ class ContrastiveTask : public Task {
     p.get_int_in("knn_k", 1);
     p.get_int_in("checkpoint_every", 0);
     if (!(p.get_double("knn_temperature") > 0)) p.fail("knn_temperature", "must be > 0");
+    check_training_params(p);
   }
 
   CaseOutcome run(CaseRun& r) const override;
@@ -264,6 +278,8 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   const auto start = clock::now();
   auto last_progress = start - std::chrono::seconds(1);
   double train_seconds = 0.0, final_loss = NAN;
+  std::vector<double> losses, estimates, grad_norms;  // the completed steps, from a checkpoint on too
+  const DivergenceLimits limits(tp);
   std::int64_t step = 0, first_epoch = 0;
 
   // A checkpoint holds everything the rest of the case depends on: weights and BN statistics,
@@ -335,8 +351,15 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     in.read("history_names", names);
     const torch::Tensor steps = read("history_steps"), values = read("history_values");
     const auto list = names.toList();
-    for (std::size_t i = 0; i < list.size(); ++i)
-      pending.push_back({steps[i].item<std::int64_t>(), list.get(i).toStringRef(), values[i].item<double>()});
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string& name = list.get(i).toStringRef();
+      const double v = values[i].item<double>();
+      pending.push_back({steps[i].item<std::int64_t>(), name, v});
+      // The stability summaries cover the whole case, the steps before the checkpoint included.
+      if (name == "loss") losses.push_back(v);
+      if (name == "mi") estimates.push_back(v);
+      if (name == "grad_norm") grad_norms.push_back(v);
+    }
     flush();
   }
 
@@ -363,30 +386,39 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       const torch::Tensor pos = scores.gather(1, positive_of.unsqueeze(1)).squeeze(1);
       const torch::Tensor neg = scores.masked_select(negative_mask).view({2 * n, 2 * n - 2});
       const ObjectiveResult result = objective->evaluate(pos, neg);
-      const double loss = result.loss.item<double>();
-      final_loss = loss;
+      const double loss = result.loss.item<double>(), mi = result.mi.item<double>();
       // Warm-up then cosine decay, per step.
       const double progress = static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(total, 1));
       const double rate = step < warmup ? lr * (step + 1) / warmup : lr * 0.5 * (1.0 + std::cos(M_PI * progress));
       pending.push_back({step, "loss", loss});
-      pending.push_back({step, "mi", result.mi.item<double>()});
+      pending.push_back({step, "mi", mi});
       pending.push_back({step, "lr", rate});
       for (const auto& [name, value] : result.diagnostics) pending.push_back({step, name, value.item<double>()});
-      if (!std::isfinite(loss)) {
+      std::string diverged = limits.check_loss(loss, mi);
+      double grad_norm = NAN;
+      if (diverged.empty()) {
+        if (optimizer) {
+          for (auto& group : optimizer->param_groups()) group.options().set_lr(rate);
+          optimizer->zero_grad();
+        } else {
+          lars->zero_grad();
+        }
+        result.loss.backward();
+        grad_norm = gradient_norm(parameters);
+        pending.push_back({step, "grad_norm", grad_norm});
+        diverged = limits.check_gradient(grad_norm);
+      }
+      if (!diverged.empty()) {
         outcome.status = CaseStatus::diverged;
-        outcome.message = "loss is " + format_fixed(loss, 0) + " at step " + std::to_string(step);
+        outcome.message = diverged + " at step " + std::to_string(step);
         outcome.stopped_step = step;
         break;
       }
-      if (optimizer) {
-        for (auto& group : optimizer->param_groups()) group.options().set_lr(rate);
-        optimizer->zero_grad();
-      } else {
-        lars->zero_grad();
-      }
-      result.loss.backward();
-      pending.push_back({step, "grad_norm", gradient_norm(parameters)});
       if (optimizer) optimizer->step(); else lars->step(rate);
+      final_loss = loss;
+      losses.push_back(loss);
+      estimates.push_back(mi);
+      grad_norms.push_back(grad_norm);
       const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
       train_seconds += seconds;
       pending.push_back({step, "images_per_second", static_cast<double>(n) / seconds});
@@ -415,6 +447,10 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     std::error_code ec;
     std::filesystem::remove(checkpoint, ec);  // done: a later run starts afresh
   }
+  if (objective)
+    add_stability_summary(outcome.summary, losses, estimates, grad_norms,
+                          static_cast<std::size_t>(tp.get_int("stability_window")),
+                          outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
   outcome.summary.push_back({"", "steps", static_cast<double>(step)});
   outcome.summary.push_back({"", "final_loss", final_loss});
   outcome.summary.push_back({"", "train_seconds", train_seconds});
@@ -430,13 +466,13 @@ std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::
     t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label + "': top-1 on the test split";
     t.columns = {"objective", "linear top-1", "kNN top-1", "final loss", "train s", "images/s", "status"};
     for (const auto& report : cases) {
-      if (report.c->dataset != &dataset) continue;
+      if (report.c->dataset->label != dataset.label) continue;
       std::map<std::string, double> v;
       for (const auto& s : report.summary) v[s.name] = s.value;
       auto get = [&](const char* k) { return v.count(k) ? v[k] : NAN; };
       std::string status = to_string(report.status);
       if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
-      t.rows.push_back({report.c->objective ? report.c->objective->label : "random_init (control)",
+      t.rows.push_back({row_label(suite, *report.c),
                         format_fixed(get("linear_top1"), 4, "—"), format_fixed(get("knn_top1"), 4, "—"), format_fixed(get("final_loss"), 4, "—"),
                         format_fixed(get("train_seconds"), 1, "—"), format_fixed(get("images_per_second"), 0, "—"), status});
     }

@@ -3,6 +3,7 @@
 // over the last `window` steps.
 #include "stats/window_stats.hpp"
 #include "tasks/task.hpp"
+#include "tasks/training.hpp"
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
@@ -32,13 +33,28 @@ class MiTask : public Task {
            "per-level mean, bias, variance, MSE";
   }
   std::vector<ParamDecl> params() const override {
-    return {
+    std::vector<ParamDecl> params = {
         {"batch_size", ParamType::integer, "64", false, "pairs per step N (N×N scores)"},
         {"learning_rate", ParamType::real, "5e-4", false, "Adam learning rate"},
         {"optimizer", ParamType::text, "\"adam\"", false, "\"adam\" (the Poole/SMILE/RPC protocol)"},
         {"window", ParamType::integer, "2000", false,
          "statistics use the last K steps of each level (all of a shorter level)"},
     };
+    for (auto& p : training_params()) params.push_back(std::move(p));
+    return params;
+  }
+
+  std::vector<PlotSpec> plots() const override {
+    using K = PlotSpec::Kind;
+    return {{K::step_curves, "MI staircase on {dataset}: estimate per step", "nats", {"mi"}, "true_mi", "mi_ceiling", ""},
+            {K::scope_bars, "bias per MI level on {dataset} (last-window statistics)", "bias", {"bias"}, "", "", "mi="},
+            {K::scope_bars, "variance per MI level on {dataset} (last-window statistics)", "variance", {"variance"}, "", "", "mi="},
+            {K::step_curves, "Training loss on {dataset}", "loss", {"loss"}, "", "", ""},
+            {K::step_curves, "Gradient norm on {dataset}", "grad_norm", {"grad_norm"}, "", "", ""}};
+  }
+
+  std::vector<HeadlineMetric> headline_metrics() const override {
+    return {{"mean_abs_bias", "mean |bias| over levels", false}, {"mean_variance", "mean variance over levels", false}};
   }
 
   void check_params(const Params& p) const override {
@@ -47,6 +63,7 @@ class MiTask : public Task {
       p.fail("learning_rate", "must be a finite number > 0, got " + format_general(p.get_double("learning_rate")));
     if (p.get_string("optimizer") != "adam") p.fail("optimizer", "must be \"adam\"");
     p.get_int_in("window", 1);
+    check_training_params(p);
   }
 
   void validate(const Suite& suite, const PluginRegistry& registry) const override {
@@ -102,7 +119,8 @@ CaseOutcome MiTask::run(CaseRun& r) const {
       ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(r.device));
 
   const std::int64_t total = spec.stream_steps;
-  std::vector<double> estimates, truths, losses;
+  std::vector<double> estimates, losses, grad_norms;
+  const DivergenceLimits limits(tp);
   estimates.reserve(total);
   std::vector<MetricSample> pending;
   std::map<std::string, double> last_diagnostics;
@@ -136,28 +154,37 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     const double loss = result.loss.item<double>();
     const double mi = result.mi.item<double>();
     const double truth = dataset->true_mi(step);
-    estimates.push_back(mi);
-    truths.push_back(truth);
-    losses.push_back(loss);
     pending.push_back({step, "mi", mi});
     pending.push_back({step, "true_mi", truth});
     pending.push_back({step, "loss", loss});
+    std::map<std::string, double> diagnostics;
     for (const auto& [name, value] : result.diagnostics) {
       const double v = value.item<double>();
       pending.push_back({step, name, v});
-      last_diagnostics[name] = v;
+      diagnostics[name] = v;
     }
-
-    if (!std::isfinite(loss)) {
+    // The diverging step's values are recorded (they are the evidence); the case's summaries
+    // keep the last finite ones, from the steps that completed.
+    std::string diverged = limits.check_loss(loss, mi);
+    double grad_norm = NAN;
+    if (diverged.empty()) {
+      optimizer.zero_grad();
+      result.loss.backward();
+      grad_norm = gradient_norm(module.parameters());
+      pending.push_back({step, "grad_norm", grad_norm});
+      diverged = limits.check_gradient(grad_norm);
+    }
+    if (!diverged.empty()) {
       outcome.status = CaseStatus::diverged;
-      outcome.message = "loss is " + format_fixed(loss, 0) + " at step " + std::to_string(step);
+      outcome.message = diverged + " at step " + std::to_string(step);
       outcome.stopped_step = step;
       break;
     }
-    optimizer.zero_grad();
-    result.loss.backward();
-    pending.push_back({step, "grad_norm", gradient_norm(module.parameters())});
     optimizer.step();
+    estimates.push_back(mi);
+    losses.push_back(loss);
+    grad_norms.push_back(grad_norm);
+    for (const auto& [name, v] : diagnostics) last_diagnostics[name] = v;
 
     if ((step + 1) % kFlushEvery == 0) flush();
     const auto now = clock::now();
@@ -193,6 +220,20 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     }
     begin = step;
   }
+  // Headline numbers over the completed levels.
+  double abs_bias = 0.0, variance = 0.0;
+  int levels = 0;
+  for (const auto& v : outcome.summary) {
+    if (v.name == "bias") abs_bias += std::abs(v.value), ++levels;
+    if (v.name == "variance") variance += v.value;
+  }
+  if (levels > 0) {
+    outcome.summary.push_back({"", "mean_abs_bias", abs_bias / levels});
+    outcome.summary.push_back({"", "mean_variance", variance / levels});
+  }
+  add_stability_summary(outcome.summary, losses, estimates, grad_norms,
+                        static_cast<std::size_t>(tp.get_int("stability_window")),
+                        outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
   // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound).
   for (const auto& [name, value] : last_diagnostics) outcome.summary.push_back({"", name, value});
   outcome.summary.push_back({"", "steps", static_cast<double>(estimates.size())});
@@ -211,7 +252,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
                   " steps of each level (nats)";
     std::vector<std::string> scopes;  // levels in order of appearance
     for (const auto& report : cases) {
-      if (report.c->dataset != &dataset) continue;
+      if (report.c->dataset->label != dataset.label) continue;
       for (const auto& v : report.summary)
         if (v.name == "true_mi" && std::find(scopes.begin(), scopes.end(), v.group) == scopes.end())
           scopes.push_back(v.group);
@@ -221,12 +262,11 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
     table.columns.push_back("status");
     bool ceiling_marked = false;
     for (const auto& report : cases) {
-      if (report.c->dataset != &dataset) continue;
+      if (report.c->dataset->label != dataset.label) continue;
       std::map<std::string, std::map<std::string, double>> by_scope;
       for (const auto& v : report.summary) by_scope[v.group][v.name] = v.value;
       std::vector<std::string> row;
-      row.push_back(objective_label(*report.c) +
-                    (suite.repeats > 1 ? "#" + std::to_string(report.c->repeat) : ""));
+      row.push_back(row_label(suite, *report.c));
       const auto ceiling = by_scope[""].find("mi_ceiling");
       for (const auto& scope : scopes) {
         auto it = by_scope.find(scope);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "plugin/registry.hpp"
+#include "run/aggregates.hpp"
 #include "report/reporter.hpp"
 #include "suite/suite.hpp"
 #include "util/format.hpp"
@@ -56,10 +57,23 @@ class Task {
   virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;
   // One case. Throwing is allowed: the runner records the case as failed with the message.
   virtual CaseOutcome run(CaseRun& run) const = 0;
+  // The plots of the HTML report, per dataset (the report adds the grid and seed plots itself).
+  virtual std::vector<PlotSpec> plots() const { return {}; }
+  // The case-level summaries (scope "") compared across seeds and sweep axes.
+  virtual std::vector<HeadlineMetric> headline_metrics() const { return {}; }
   // Tables for the console and the report, from every case of the run.
   virtual std::vector<ResultTable> tables(const Suite& suite,
                                           const std::vector<CaseReport>& cases) const = 0;
 };
+
+// A case as a table row: its objective (or the control), its grid coordinates, and its repeat
+// when the suite has several ("rpc batch_size=64 #2").
+inline std::string row_label(const Suite& suite, const Case& c) {
+  std::string label = c.objective ? c.objective->label : std::string(kControlLabel) + " (control)";
+  for (const auto& coordinate : c.coordinates) label += " " + coordinate.axis + "=" + coordinate.value;
+  if (suite.repeats > 1) label += " #" + std::to_string(c.repeat);
+  return label;
+}
 
 // ‖∇‖ over all parameters with one host sync (not one per parameter: that stalls a GPU).
 inline double gradient_norm(const std::vector<torch::Tensor>& parameters) {

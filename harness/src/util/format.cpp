@@ -17,7 +17,8 @@ std::string format_fixed(double v, int digits, const char* nan_text) {
   return fmt::format("{:.{}f}", v, digits);
 }
 
-std::string format_general(double v, int significant) {
+std::string format_general(double v, int significant, const char* nan_text) {
+  if (std::isnan(v)) return nan_text;
   if (!std::isfinite(v)) return non_finite_text(v);
   return fmt::format("{:.{}g}", v, significant);
 }

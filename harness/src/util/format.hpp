@@ -10,6 +10,6 @@ namespace rpcbench {
 std::string format_fixed(double v, int digits, const char* nan_text = "nan");
 
 // Shortest of fixed/scientific with `significant` digits ("0.0121", "1.5e-05"), as printf's %g.
-std::string format_general(double v, int significant = 6);
+std::string format_general(double v, int significant = 6, const char* nan_text = "nan");
 
 }  // namespace rpcbench

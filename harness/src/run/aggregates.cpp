@@ -1,0 +1,238 @@
+#include "run/aggregates.hpp"
+
+#include "stats/intervals.hpp"
+#include "util/format.hpp"
+#include "util/hash.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace rpcbench {
+namespace {
+
+bool completed(const CaseReport& r) { return r.status == CaseStatus::finished || r.status == CaseStatus::diverged; }
+
+double summary_value(const CaseReport& r, const std::string& scope, const std::string& name) {
+  for (const auto& v : r.summary)
+    if (v.group == scope && v.name == name) return v.value;
+  return NAN;
+}
+
+bool axis_is_log2(const SweepAxis& axis) {
+  for (const auto& text : axis.texts)
+    if (!(std::stod(text) > 0)) return false;
+  return true;
+}
+
+double axis_value(const Case& c, const std::string& axis) {
+  for (const auto& coordinate : c.coordinates)
+    if (coordinate.axis == axis) return coordinate.number;
+  return NAN;
+}
+
+// Lookup of aggregates by (grouping, scope, name, statistic).
+class AggregateIndex {
+ public:
+  explicit AggregateIndex(const std::vector<AggregateValue>& values) {
+    for (const auto& v : values) index_[v.grouping + "\n" + v.scope + "\n" + v.name + "\n" + v.statistic] = v.value;
+  }
+  double get(const std::string& grouping, const std::string& scope, const std::string& name,
+             const std::string& statistic) const {
+    auto it = index_.find(grouping + "\n" + scope + "\n" + name + "\n" + statistic);
+    return it == index_.end() ? NAN : it->second;
+  }
+
+ private:
+  std::map<std::string, double> index_;
+};
+
+std::string mean_ci_text(const AggregateIndex& a, const std::string& grouping, const std::string& name, int digits) {
+  const double mean = a.get(grouping, "", name, "mean");
+  if (std::isnan(mean)) return "—";
+  const double low = a.get(grouping, "", name, "ci_low"), high = a.get(grouping, "", name, "ci_high");
+  if (!(high > low)) return format_fixed(mean, digits);
+  return format_fixed(mean, digits) + " [" + format_fixed(low, digits) + ", " + format_fixed(high, digits) + "]";
+}
+
+std::string label_of(const Case& c, const std::string& skip_axis = "") {
+  std::string label = c.objective ? c.objective->label : std::string(kControlLabel) + " (control)";
+  for (const auto& coordinate : c.coordinates)
+    if (coordinate.axis != skip_axis) label += " " + coordinate.axis + "=" + coordinate.value;
+  return label;
+}
+
+}  // namespace
+
+std::string group_without_axis(const std::string& group, const std::string& axis) {
+  const std::string needle = "/" + axis + "=";
+  const auto at = group.find(needle);
+  if (at == std::string::npos) return group;
+  const auto end = group.find('/', at + needle.size());
+  return group.substr(0, at) + (end == std::string::npos ? "" : group.substr(end));
+}
+
+std::string axis_statistic(const std::string& statistic, const std::string& axis, bool log2) {
+  return statistic + (log2 ? "_log2(" : "(") + axis + ")";
+}
+
+std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::vector<CaseReport>& reports,
+                                               const std::vector<HeadlineMetric>& headline) {
+  std::vector<AggregateValue> out;
+  std::map<std::string, std::vector<const CaseReport*>> groups;
+  for (const auto& r : reports)
+    if (completed(r)) groups[r.c->group].push_back(&r);
+
+  for (const auto& [group, members] : groups) {
+    const auto n = static_cast<std::int64_t>(members.size());
+    const auto k = std::count_if(members.begin(), members.end(),
+                                 [](const CaseReport* r) { return r->status == CaseStatus::diverged; });
+    const Interval w = wilson_interval(k, n);
+    out.push_back({group, "", "diverged", "fraction", static_cast<double>(k) / static_cast<double>(n)});
+    out.push_back({group, "", "diverged", "ci_low", w.low});
+    out.push_back({group, "", "diverged", "ci_high", w.high});
+    out.push_back({group, "", "diverged", "n", static_cast<double>(n)});
+
+    std::set<std::pair<std::string, std::string>> keys;
+    for (const CaseReport* r : members)
+      for (const auto& v : r->summary) keys.insert({v.group, v.name});
+    for (const auto& [scope, name] : keys) {
+      std::vector<double> values;
+      for (const CaseReport* r : members) {
+        const double v = summary_value(*r, scope, name);
+        if (std::isfinite(v)) values.push_back(v);
+      }
+      if (values.empty()) continue;
+      const MeanStd m = mean_std(values);
+      const Interval ci = bootstrap_mean_interval(values, derive_seed(suite.seed, group + "|" + scope + "|" + name));
+      out.push_back({group, scope, name, "mean", m.mean});
+      out.push_back({group, scope, name, "std", m.std});
+      out.push_back({group, scope, name, "ci_low", ci.low});
+      out.push_back({group, scope, name, "ci_high", ci.high});
+      out.push_back({group, scope, name, "n", static_cast<double>(m.n)});
+    }
+  }
+
+  for (const SweepAxis& axis : suite.sweep) {
+    if (!axis.numeric) continue;
+    const bool log2 = axis_is_log2(axis);
+    std::map<std::string, std::vector<const CaseReport*>> across;  // grouping → cases along the axis
+    for (const auto& r : reports)
+      if (completed(r) && !std::isnan(axis_value(*r.c, axis.key)))
+        across[group_without_axis(r.c->group, axis.key)].push_back(&r);
+    for (const auto& [grouping, members] : across) {
+      for (const HeadlineMetric& metric : headline) {
+        std::vector<double> xs, ys;
+        std::map<double, std::vector<double>> by_value;
+        for (const CaseReport* r : members) {
+          const double y = summary_value(*r, "", metric.name);
+          if (!std::isfinite(y)) continue;
+          const double v = axis_value(*r->c, axis.key);
+          xs.push_back(log2 ? std::log2(v) : v);
+          ys.push_back(y);
+          by_value[v].push_back(y);
+        }
+        if (by_value.size() < 2) continue;
+        const Slope s = least_squares_slope(xs, ys);
+        out.push_back({grouping, "", metric.name, axis_statistic("slope", axis.key, log2), s.slope});
+        out.push_back({grouping, "", metric.name, axis_statistic("slope_ci_low", axis.key, log2), s.ci.low});
+        out.push_back({grouping, "", metric.name, axis_statistic("slope_ci_high", axis.key, log2), s.ci.high});
+        out.push_back({grouping, "", metric.name, axis_statistic("n", axis.key, log2), static_cast<double>(xs.size())});
+        const double largest = mean_std(by_value.rbegin()->second).mean, smallest = mean_std(by_value.begin()->second).mean;
+        // From the largest axis value to the smallest, relative to the largest: a batch-size
+        // drop of 0.1 is 10 % of the accuracy at the largest batch lost at the smallest.
+        out.push_back({grouping, "", metric.name, axis_statistic("relative_drop", axis.key, log2),
+                       largest != 0 ? (largest - smallest) / std::abs(largest) : NAN});
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<CaseReport>& reports,
+                                          const std::vector<AggregateValue>& aggregates,
+                                          const std::vector<HeadlineMetric>& headline) {
+  std::vector<ResultTable> tables;
+  const AggregateIndex a(aggregates);
+  // One representative case per group, in run order.
+  std::vector<const CaseReport*> firsts;
+  std::set<std::string> seen;
+  for (const auto& r : reports)
+    if (seen.insert(r.c->group).second) firsts.push_back(&r);
+
+  for (const auto& dataset : suite.datasets) {
+    if (suite.repeats > 1) {
+      ResultTable t;
+      t.title = "'" + dataset.label + "' across " + std::to_string(suite.repeats) +
+                " seeds per grid point: mean [bootstrap 95% CI]";
+      t.columns = {"case", "n", "diverged [Wilson 95%]"};
+      for (const auto& [name, title] : stability_columns()) t.columns.push_back(title);
+      for (const auto& m : headline) t.columns.push_back(m.title);
+      for (const CaseReport* r : firsts) {
+        if (r->c->dataset->label != dataset.label) continue;
+        const std::string& g = r->c->group;
+        const double n = a.get(g, "", "diverged", "n");
+        std::vector<std::string> row{label_of(*r->c), format_fixed(n, 0, "0"),
+                                     format_fixed(a.get(g, "", "diverged", "fraction"), 2, "—") + " [" +
+                                         format_fixed(a.get(g, "", "diverged", "ci_low"), 2, "—") + ", " +
+                                         format_fixed(a.get(g, "", "diverged", "ci_high"), 2, "—") + "]"};
+        for (const auto& [name, title] : stability_columns()) row.push_back(format_general(a.get(g, "", name, "mean"), 3, "—"));
+        for (const auto& m : headline) row.push_back(mean_ci_text(a, g, m.name, 4));
+        t.rows.push_back(std::move(row));
+      }
+      t.notes.push_back("variances are per case over the trailing window of steps, then averaged over seeds; — : no "
+                        "finite value (every seed diverged or the case does not train)");
+      tables.push_back(std::move(t));
+    }
+
+    for (const SweepAxis& axis : suite.sweep) {
+      if (!axis.numeric || axis.values.size() < 2) continue;
+      const bool log2 = axis_is_log2(axis);
+      for (const HeadlineMetric& m : headline) {
+        ResultTable t;
+        t.title = "'" + dataset.label + "': " + m.title + " against " + axis.key + " (mean over seeds)";
+        t.columns = {"case"};
+        for (const auto& text : axis.texts) t.columns.push_back(axis.key + "=" + text);
+        t.columns.push_back(std::string("slope per ") + (log2 ? "doubling" : "unit") + " [95% CI]");
+        t.columns.push_back("relative drop, largest → smallest");
+        std::set<std::string> rows_done;
+        for (const CaseReport* r : firsts) {
+          if (r->c->dataset->label != dataset.label) continue;
+          if (std::isnan(axis_value(*r->c, axis.key))) {
+            if (!r->c->objective) {  // the control, which the axis does not move
+              const double v = a.get(r->c->group, "", m.name, "mean");
+              if (!std::isnan(v)) t.notes.push_back(label_of(*r->c) + ": " + format_fixed(v, 4));
+            }
+            continue;
+          }
+          const std::string grouping = group_without_axis(r->c->group, axis.key);
+          if (!rows_done.insert(grouping).second) continue;
+          std::vector<std::string> row{label_of(*r->c, axis.key)};
+          for (const auto& text : axis.texts) {
+            // The group of this row at this axis value: the representative's group with the value swapped.
+            std::string group = r->c->group;
+            const std::string needle = "/" + axis.key + "=";
+            const auto at = group.find(needle);
+            const auto end = group.find('/', at + needle.size());
+            group = group.substr(0, at + needle.size()) + text + (end == std::string::npos ? "" : group.substr(end));
+            row.push_back(format_fixed(a.get(group, "", m.name, "mean"), 4, "—"));
+          }
+          const double slope = a.get(grouping, "", m.name, axis_statistic("slope", axis.key, log2));
+          row.push_back(format_general(slope, 3) + " [" +
+                        format_general(a.get(grouping, "", m.name, axis_statistic("slope_ci_low", axis.key, log2)), 3) +
+                        ", " +
+                        format_general(a.get(grouping, "", m.name, axis_statistic("slope_ci_high", axis.key, log2)), 3) +
+                        "]");
+          const double drop = a.get(grouping, "", m.name, axis_statistic("relative_drop", axis.key, log2));
+          row.push_back(std::isnan(drop) ? "—" : format_fixed(100 * drop, 1) + " %");
+          t.rows.push_back(std::move(row));
+        }
+        if (!t.rows.empty()) tables.push_back(std::move(t));
+      }
+    }
+  }
+  return tables;
+}
+
+}  // namespace rpcbench

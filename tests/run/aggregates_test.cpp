@@ -1,0 +1,118 @@
+// Aggregates over crafted case reports: divergence fractions with Wilson intervals, seed
+// statistics, and slopes across a sweep axis, against values worked out by hand.
+#include "run/aggregates.hpp"
+#include "stats/intervals.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+namespace rpcbench {
+namespace {
+
+struct Crafted {
+  Suite suite;
+  std::vector<Case> cases;
+  std::vector<CaseReport> reports;
+  std::shared_ptr<PluginUse> dataset = std::make_shared<PluginUse>(), rpc = std::make_shared<PluginUse>();
+
+  Crafted() {
+    dataset->label = "d";
+    rpc->label = "rpc";
+    suite.datasets = {*dataset};
+    suite.seed = 5;
+    suite.repeats = 4;
+    SweepAxis axis;
+    axis.key = "batch_size";
+    axis.name = "batch_size";
+    axis.numeric = true;
+    axis.texts = {"32", "64", "128"};
+    axis.values = {std::int64_t{32}, std::int64_t{64}, std::int64_t{128}};
+    suite.sweep = {axis};
+    cases.reserve(12);
+    // Accuracy 0.5 + 0.05·log2(batch) + seed noise ±0.01 (mean 0 over the four seeds); at batch 32
+    // one seed diverges (no accuracy).
+    const double noise[] = {0.01, -0.01, 0.005, -0.005};
+    for (int b : {32, 64, 128})
+      for (int r = 0; r < 4; ++r) {
+        Case c;
+        c.index = cases.size();
+        c.group = "dataset=d/objective=rpc/batch_size=" + std::to_string(b);
+        c.key = c.group + "/repeat=" + std::to_string(r);
+        c.dataset = dataset;
+        c.objective = rpc;
+        c.repeat = r;
+        c.coordinates = {{"batch_size", std::to_string(b), static_cast<double>(b)}};
+        cases.push_back(c);
+      }
+    for (const Case& c : cases) {
+      CaseReport report;
+      report.c = &c;
+      const double b = c.coordinates[0].number;
+      if (b == 32 && c.repeat == 3) {
+        report.status = CaseStatus::diverged;
+      } else {
+        report.status = CaseStatus::finished;
+        const double acc = 0.5 + 0.05 * std::log2(b) + (b == 32 ? 0.0 : noise[c.repeat]);
+        report.summary = {{"", "linear_top1", acc}, {"", "loss_variance", 0.1 * (c.repeat + 1)}};
+      }
+      reports.push_back(report);
+    }
+  }
+};
+
+std::map<std::string, double> index(const std::vector<AggregateValue>& values) {
+  std::map<std::string, double> out;
+  for (const auto& v : values) out[v.grouping + "|" + v.scope + "|" + v.name + "|" + v.statistic] = v.value;
+  return out;
+}
+
+TEST(Aggregates, DivergedFractionSeedStatisticsAndSlope) {
+  Crafted c;
+  const auto a = index(compute_aggregates(c.suite, c.reports, {{"linear_top1", "linear top-1", true}}));
+  const std::string g32 = "dataset=d/objective=rpc/batch_size=32", g64 = "dataset=d/objective=rpc/batch_size=64";
+  EXPECT_DOUBLE_EQ(a.at(g32 + "||diverged|fraction"), 0.25);
+  EXPECT_DOUBLE_EQ(a.at(g32 + "||diverged|ci_low"), wilson_interval(1, 4).low);
+  EXPECT_DOUBLE_EQ(a.at(g64 + "||diverged|fraction"), 0.0);
+  EXPECT_DOUBLE_EQ(a.at(g32 + "||linear_top1|n"), 3.0);  // the diverged seed has no accuracy
+  EXPECT_NEAR(a.at(g64 + "||linear_top1|mean"), 0.8, 1e-12);
+  // std (ddof 1) of ±0.01, ±0.005: sqrt(2·(1e-4 + 2.5e-5) / 3).
+  EXPECT_NEAR(a.at(g64 + "||linear_top1|std"), std::sqrt(2 * (1e-4 + 2.5e-5) / 3), 1e-12);
+  EXPECT_LT(a.at(g64 + "||linear_top1|ci_low"), 0.8);
+  EXPECT_GT(a.at(g64 + "||linear_top1|ci_high"), 0.8);
+  EXPECT_NEAR(a.at(g64 + "||loss_variance|mean"), 0.25, 1e-12);
+  // Across the axis: 0.05 per doubling exactly (the noise averages out per value, and the slope
+  // of an exact line through the per-value means of a balanced design is that line's).
+  const std::string across = "dataset=d/objective=rpc";
+  EXPECT_NEAR(a.at(across + "||linear_top1|slope_log2(batch_size)"), 0.05, 1e-3);
+  EXPECT_LT(a.at(across + "||linear_top1|slope_ci_low_log2(batch_size)"), 0.05);
+  EXPECT_GT(a.at(across + "||linear_top1|slope_ci_high_log2(batch_size)"), 0.05);
+  EXPECT_DOUBLE_EQ(a.at(across + "||linear_top1|n_log2(batch_size)"), 11.0);
+  // (0.85 − 0.75) / 0.85: the accuracy lost from batch 128 to batch 32, relative.
+  EXPECT_NEAR(a.at(across + "||linear_top1|relative_drop_log2(batch_size)"), 0.1 / 0.85, 1e-12);
+}
+
+TEST(Aggregates, TablesShowTheGridAndTheSeeds) {
+  Crafted c;
+  const std::vector<HeadlineMetric> headline = {{"linear_top1", "linear top-1", true}};
+  const auto values = compute_aggregates(c.suite, c.reports, headline);
+  const auto tables = aggregate_tables(c.suite, c.reports, values, headline);
+  ASSERT_EQ(tables.size(), 2u);  // across seeds; linear top-1 against batch_size
+  EXPECT_EQ(tables[0].rows.size(), 3u);
+  EXPECT_EQ(tables[0].rows[0][2], "0.25 [0.05, 0.70]");
+  ASSERT_EQ(tables[1].rows.size(), 1u);
+  EXPECT_EQ(tables[1].rows[0][0], "rpc");
+  EXPECT_EQ(tables[1].rows[0][1], "0.7500");
+  EXPECT_EQ(tables[1].rows[0][3], "0.8500");
+  EXPECT_EQ(tables[1].rows[0][5], "11.8 %");
+}
+
+TEST(Aggregates, GroupWithoutAxis) {
+  EXPECT_EQ(group_without_axis("dataset=d/objective=o/batch_size=64/lr=0.1", "batch_size"), "dataset=d/objective=o/lr=0.1");
+  EXPECT_EQ(group_without_axis("dataset=d/objective=o/batch_size=64", "batch_size"), "dataset=d/objective=o");
+  EXPECT_EQ(group_without_axis("dataset=d/objective=o", "batch_size"), "dataset=d/objective=o");
+}
+
+}  // namespace
+}  // namespace rpcbench
