@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -369,11 +370,27 @@ namespace {
 // The HTML report of a real MI run: structure validated (CI has no browser): one SVG per plot, a
 // path per estimator, the truth and the InfoNCE ceiling as references, a divergence marker, and
 // the provenance panel.
+// Ticks at round numbers: evenly spaced by 1, 2 or 5 × 10^k.
+void expect_round_ticks(const std::string& svg_text) {
+  std::vector<double> ticks;
+  const std::string needle = "class=\"ytick\"";
+  for (auto at = svg_text.find(needle); at != std::string::npos; at = svg_text.find(needle, at + 1)) {
+    const auto open = svg_text.find('>', at), close = svg_text.find('<', open);
+    ticks.push_back(std::stod(svg_text.substr(open + 1, close - open - 1)));
+  }
+  ASSERT_GE(ticks.size(), 3u) << svg_text.substr(0, 400);
+  const double step = ticks[1] - ticks[0];
+  const double mantissa = step / std::pow(10.0, std::floor(std::log10(step)));
+  EXPECT_TRUE(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 || std::abs(mantissa - 5) < 1e-6) << step;
+  for (std::size_t i = 1; i < ticks.size(); ++i) EXPECT_NEAR(ticks[i] - ticks[i - 1], step, 1e-9 * std::abs(step) + 1e-12);
+  for (double t : ticks) EXPECT_NEAR(t / step, std::round(t / step), 1e-6) << t;
+}
+
 TEST(CliReport, MiRunGivesStaircaseBiasVarianceLossAndProvenance) {
   test::TempDir dir;
   const auto db = dir.path() / "r.db";
   const std::string suite =
-      dir.write("s.toml", test::tiny_mi_suite("reported", "[1.0, 2.0, 3.0]", 30,
+      dir.write("s.toml", test::tiny_mi_suite("reported", "[1.0, 2.0, 10.0]", 30,
                                               "[[objectives]]\nplugin = \"infonce\"\n"
                                               "[[objectives]]\nplugin = \"rpc\"\n"
                                               "[[objectives]]\nplugin = \"fixture_nan\"\nlabel = \"diverges\"\n"
@@ -385,25 +402,46 @@ TEST(CliReport, MiRunGivesStaircaseBiasVarianceLossAndProvenance) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(out / "index.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto occurrences = [&](const std::string& needle) {
+  auto occurrences = [&](const std::string& text, const std::string& needle) {
     std::size_t n = 0;
-    for (auto at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
     return n;
   };
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
-  EXPECT_EQ(occurrences("<svg "), 5u);  // staircase, bias, variance, loss, gradient norm
-  EXPECT_EQ(occurrences("<svg "), occurrences("</svg>"));
+  EXPECT_EQ(occurrences(html, "<svg "), 5u);  // staircase, bias, variance, loss, gradient norm
+  EXPECT_EQ(occurrences(html, "<svg "), occurrences(html, "</svg>"));
   EXPECT_NE(html.find("MI staircase on gaussian_staircase"), std::string::npos);
   EXPECT_NE(html.find("data-name=\"true MI\""), std::string::npos);
   EXPECT_NE(html.find("ceiling log N"), std::string::npos);
-  EXPECT_EQ(occurrences("class=\"divergence\""), 3u);  // on the staircase, loss and grad-norm plots
-  EXPECT_GE(occurrences("class=\"bar\""), 2u * 3u);     // bias and variance: levels × finished estimators
-  EXPECT_EQ(occurrences("data-name=\"infonce\""), 3u);
+  EXPECT_EQ(occurrences(html, "class=\"divergence\""), 3u);  // on the staircase, loss and grad-norm plots
+  EXPECT_GE(occurrences(html, "class=\"bar\""), 2u * 3u);     // bias and variance: levels × finished estimators
+  EXPECT_EQ(occurrences(html, "data-name=\"infonce\""), 3u);
+  // Levels in numeric order (text order would put mi=10 first), ticks at round numbers.
+  const auto bias = html.find("bias per MI level");
+  ASSERT_NE(bias, std::string::npos);
+  EXPECT_LT(html.find(">mi=2<", bias), html.find(">mi=10<", bias));
+  for (auto at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1))
+    expect_round_ticks(html.substr(at, html.find("</svg>", at) - at));
   // Each series path has drawing commands, not an empty d="".
   EXPECT_EQ(html.find("d=\"\""), std::string::npos);
   EXPECT_NE(html.find("<th>git_sha</th>"), std::string::npos);
   EXPECT_NE(html.find("<th>threads</th><td>1</td>"), std::string::npos);
   EXPECT_EQ(run_command(harness() + " report --db " + (dir.path() / "none.db").string()).exit_code, 2);
+
+  // Rendered by a real browser (Debian's chromium, installed by scripts/setup.sh): the DOM it
+  // builds holds every chart, and a screenshot of the page is drawn.
+  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                               "--disable-background-networking --disable-component-update --disable-sync "
+                               "--user-data-dir=" + (dir.path() / "profile").string();
+  const auto dom = run_command(chromium + " --dump-dom file://" + (out / "index.html").string() + " 2>/dev/null");
+  ASSERT_EQ(dom.exit_code, 0) << dom.output;
+  EXPECT_EQ(occurrences(dom.output, "<svg "), 5u) << dom.output.substr(0, 500);
+  EXPECT_EQ(occurrences(dom.output, "class=\"series\""), occurrences(html, "class=\"series\""));
+  const auto shot = dir.path() / "report.png";
+  const auto png = run_command(chromium + " --window-size=1200,2400 --screenshot=" + shot.string() + " file://" +
+                               (out / "index.html").string() + " 2>&1");
+  ASSERT_EQ(png.exit_code, 0) << png.output;
+  EXPECT_GT(std::filesystem::file_size(shot), 20000u);  // charts, not a blank page
 }
 
 }  // namespace
@@ -447,6 +485,107 @@ plugin = "infonce"
             1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 2);  // control and infonce
   EXPECT_NE(r.output.find("diverged @2"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+TEST(CliGrid, ListCasesPrintsTheExpandedGridWithoutRunning) {
+  test::TempDir dir;
+  const std::string suite = dir.write("s.toml", test::tiny_mi_suite("grid", "[1.0]", 10,
+                                                                    "[[objectives]]\nplugin = \"rpc\"\n"
+                                                                    "[sweep]\nbatch_size = [8, 16]\nrepeats = 2\n"))
+                                .string();
+  const auto r = run_command(harness() + " list cases " + suite);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(": 4 cases"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dataset=gaussian_staircase/objective=rpc/batch_size=16/repeat=1"), std::string::npos) << r.output;
+  const auto bad = run_command(harness() + " list cases " + dir.write("b.toml", test::tiny_mi_suite("grid", "[1.0]", 10,
+                                                                                                  "[[objectives]]\nplugin = \"rpc\"\n"
+                                                                                                  "[sweep]\nbatch_size = []\n"))
+                                                          .string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("non-empty array"), std::string::npos) << bad.output;
+}
+
+// The two suite groups of the paper's claims, quick profiles, into one database; then the verdict.
+TEST(CliClaims, StabilityAndBatchSizeQuickProfilesThenTheVerdict) {
+  test::TempDir dir;
+  const auto db = dir.path() / "claims.db";
+  auto stability = run_command(harness() + " run " + suite_file("stability.toml") + " --profile quick --quiet --db " + db.string());
+  ASSERT_EQ(stability.exit_code, 0) << stability.output;
+  auto batch = run_command(harness() + " run " + suite_file("batch_size.toml") + " --profile quick --quiet --db " + db.string());
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  // Four runs, one per member suite, all finished.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
+  // stability-mi: 2 datasets × 8 objectives × 2 seeds; each case has its stability summaries.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases c JOIN runs r USING (run_id) WHERE r.suite_name = 'stability-mi'"), 32);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM case_summaries WHERE suite_name = 'stability-mi' AND scope = '' AND "
+                      "name = 'grad_norm_variance' AND value >= 0"),
+            count(db, "SELECT count(*) FROM cases c JOIN runs r USING (run_id) WHERE r.suite_name = 'stability-mi' AND "
+                      "c.status IN ('finished', 'diverged')"));
+  // Seeds of each grid point: a divergence fraction with its Wilson interval per group.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM aggregates a JOIN runs r USING (run_id) WHERE r.suite_name = 'stability-mi' AND "
+                      "a.name = 'diverged' AND a.statistic = 'fraction'"),
+            16);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM aggregates a JOIN runs r USING (run_id) WHERE r.suite_name = 'stability-mi' AND "
+                      "a.name = 'diverged' AND a.statistic = 'ci_high' AND a.value > 0"),
+            16);
+  // batch-size-vision: 6 objectives × 2 batch sizes + the control; a slope per objective and
+  // headline metric across the batch sizes.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases c JOIN runs r USING (run_id) WHERE r.suite_name = 'batch-size-vision'"), 13);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM aggregates a JOIN runs r USING (run_id) WHERE r.suite_name = 'batch-size-vision' "
+                      "AND a.statistic = 'slope_log2(batch_size)' AND a.name = 'linear_top1'"),
+            6);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM aggregates a JOIN runs r USING (run_id) WHERE r.suite_name = 'batch-size-mi' "
+                      "AND a.statistic = 'relative_drop_log2(batch_size)' AND a.name = 'mean_abs_bias'"),
+            8);
+  EXPECT_NE(batch.output.find("linear top-1 against batch_size"), std::string::npos) << batch.output;
+
+  const auto claims = run_command(harness() + " claims --db " + db.string() + " --format json");
+  ASSERT_EQ(claims.exit_code, 0) << claims.output;
+  const auto doc = nlohmann::json::parse(claims.output);
+  ASSERT_EQ(doc.size(), 3u);
+  for (const auto& section : doc) {
+    EXPECT_TRUE(section["missing"].is_null()) << section.dump();
+    EXPECT_FALSE(section["rows"].empty()) << section["evidence"];
+    for (const auto& row : section["rows"])
+      EXPECT_TRUE(row["verdict"] == "supported" || row["verdict"] == "contradicted" || row["verdict"] == "inconclusive");
+  }
+  // A group with --resume after it finished runs nothing again.
+  auto again = run_command(harness() + " run " + suite_file("stability.toml") + " --profile quick --resume --quiet --db " + db.string());
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("nothing to resume"), std::string::npos) << again.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 4);
+  // The report of a stability run carries the verdict and the seed plots.
+  const auto out = dir.path() / "report";
+  ASSERT_EQ(run_command(harness() + " report --db " + db.string() + " --suite stability-mi --out " + out.string()).exit_code, 0);
+  std::ifstream in(out / "index.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<table class=\"claims\">"), std::string::npos);
+  EXPECT_NE(html.find("Fraction of seeds that diverged on gaussian"), std::string::npos);
+  EXPECT_NE(html.find("Training loss of rpc on gaussian, every seed"), std::string::npos);
+  const auto vision = dir.path() / "vision";
+  ASSERT_EQ(run_command(harness() + " report --db " + db.string() + " --suite batch-size-vision --out " + vision.string()).exit_code, 0);
+  std::ifstream vin(vision / "index.html");
+  const std::string vhtml((std::istreambuf_iterator<char>(vin)), std::istreambuf_iterator<char>());
+  EXPECT_NE(vhtml.find("linear top-1 against batch_size on fashion_mnist"), std::string::npos);
+  EXPECT_NE(vhtml.find("class=\"band\" data-name=\"random_init (control)\""), std::string::npos);
+}
+
+TEST(CliClaims, AnEmptyDatabaseHasNoVerdict) {
+  test::TempDir dir;
+  const auto db = dir.path() / "empty.db";
+  Database(db, Database::Mode::read_write);
+  const auto r = run_command(harness() + " claims --db " + db.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::size_t n = 0;
+  for (auto at = r.output.find("NO VERDICT"); at != std::string::npos; at = r.output.find("NO VERDICT", at + 1)) ++n;
+  EXPECT_EQ(n, 3u) << r.output;
+  EXPECT_EQ(run_command(harness() + " claims --db " + (dir.path() / "absent.db").string()).exit_code, 2);
 }
 
 }  // namespace
