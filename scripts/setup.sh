@@ -15,6 +15,7 @@ packages=(
   zlib1g-dev libssl-dev
   dataset-fashion-mnist
   chromium
+  slurm-wlm munge
 )
 
 missing=()

@@ -590,3 +590,75 @@ TEST(CliClaims, AnEmptyDatabaseHasNoVerdict) {
 
 }  // namespace
 }  // namespace rpcbench
+
+namespace rpcbench {
+namespace {
+
+// Every sample and summary of two databases, matched by case key: equal bit for bit.
+void expect_same_metrics(const std::filesystem::path& a, const std::filesystem::path& b) {
+  Database db(a, Database::Mode::read_only);
+  db.exec("ATTACH DATABASE '" + b.string() + "' AS other");
+  auto count = [&](const std::string& sql) {
+    auto s = db.prepare(sql);
+    s.step();
+    return s.column_int(0);
+  };
+  const auto samples = count("SELECT count(*) FROM samples");
+  EXPECT_GT(samples, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM other.samples"), samples);
+  EXPECT_EQ(count("SELECT count(*) FROM samples x JOIN cases cx ON cx.case_id = x.case_id JOIN other.cases cy ON "
+                  "cy.case_key = cx.case_key JOIN other.samples y ON y.case_id = cy.case_id AND y.name = x.name AND "
+                  "y.step = x.step WHERE x.value IS y.value"),
+            samples);
+  const auto summaries = count("SELECT count(*) FROM summaries WHERE name NOT LIKE '%second%'");
+  EXPECT_EQ(count("SELECT count(*) FROM summaries x JOIN cases cx ON cx.case_id = x.case_id JOIN other.cases cy ON "
+                  "cy.case_key = cx.case_key JOIN other.summaries y ON y.case_id = cy.case_id AND y.scope = x.scope AND "
+                  "y.name = x.name WHERE x.value IS y.value AND x.name NOT LIKE '%second%'"),
+            summaries);
+}
+
+TEST(CliScale, JobsAndShardsGiveTheSameMetricsAsOneProcess) {
+  test::TempDir dir;
+  const auto one = dir.path() / "one.db", two = dir.path() / "jobs.db";
+  const std::string suite = suite_file("mi.toml") + " --profile quick --quiet";
+  ASSERT_EQ(run_command(harness() + " run " + suite + " --db " + one.string()).exit_code, 0);
+  const auto jobs = run_command(harness() + " run " + suite + " --jobs 2 --db " + two.string());
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.output;
+  expect_same_metrics(one, two);
+  EXPECT_EQ(count(two, "SELECT count(*) FROM runs WHERE json_extract(provenance, '$.jobs') = '2'"), 1);
+
+  // Two shards into their own databases, merged: the same cases, the same metrics.
+  const auto s0 = dir.path() / "s0.db", s1 = dir.path() / "s1.db", merged = dir.path() / "merged.db";
+  ASSERT_EQ(run_command(harness() + " run " + suite + " --shard 0/2 --db " + s0.string()).exit_code, 0);
+  ASSERT_EQ(run_command(harness() + " run " + suite + " --shard 1/2 --db " + s1.string()).exit_code, 0);
+  EXPECT_EQ(count(s0, "SELECT count(*) FROM cases") + count(s1, "SELECT count(*) FROM cases"), 16);
+  EXPECT_GT(count(s0, "SELECT count(*) FROM cases"), 0);
+  ASSERT_EQ(run_command(harness() + " merge " + s0.string() + " " + s1.string() + " -o " + merged.string()).exit_code, 0);
+  expect_same_metrics(one, merged);
+  // The shards are one run again, each part's provenance kept, its aggregates over every case.
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM run_shards WHERE shard IN ('0/2', '1/2') AND length(provenance) > 100"), 2);
+  {
+    Database db(merged, Database::Mode::read_only);
+    db.exec("ATTACH DATABASE '" + one.string() + "' AS one");
+    auto q = db.prepare("SELECT (SELECT count(*) FROM one.aggregates WHERE name NOT LIKE '%second%'), count(*) FROM aggregates a "
+                        "JOIN one.aggregates b ON a.grouping = b.grouping AND a.scope = b.scope AND a.name = b.name AND "
+                        "a.statistic = b.statistic WHERE a.value IS b.value AND a.name NOT LIKE '%second%'");
+    ASSERT_TRUE(q.step());
+    EXPECT_GT(q.column_int(0), 100);
+    EXPECT_EQ(q.column_int(1), q.column_int(0));  // bit for bit
+  }
+  // Merging the shards again changes nothing.
+  ASSERT_EQ(run_command(harness() + " merge " + s0.string() + " " + s1.string() + " -o " + merged.string()).exit_code, 0);
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM cases"), 16);
+
+  for (const char* bad : {"--shard 3/2", "--shard 2/2", "--shard x", "--jobs 0", "--jobs -1"}) {
+    const auto r = run_command(harness() + " run " + suite + " " + bad + " --db " + (dir.path() / "bad.db").string());
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "bad.db")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace rpcbench

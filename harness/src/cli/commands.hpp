@@ -21,6 +21,9 @@ struct RunArgs {
   int threads = -1;  // not given
   int blas_threads = 0;
   bool resume = false, quiet = false;
+  int jobs = 1;
+  std::string shard;        // "I/N": the I-th (0-based) of N parts of the cases
+  std::string worker_case;  // internal: run this one case and report on stdout (--jobs)
 };
 struct ListArgs {
   std::string what = "plugins", suite, profile;

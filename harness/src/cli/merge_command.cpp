@@ -1,5 +1,6 @@
 #include "cli/commands.hpp"
 #include "db/merge.hpp"
+#include "run/aggregates.hpp"
 #include "util/errors.hpp"
 
 #include <cstdio>
@@ -25,6 +26,10 @@ int merge_command(const MergeArgs& args) {
     const MergeStats s = merge_database(out, input);
     std::fprintf(stderr, "%s: %zu run(s) added (%zu cases, %zu samples), %zu already present\n", input.c_str(),
                  s.runs_added, s.cases, s.samples, s.runs_skipped);
+  }
+  for (std::int64_t run : combine_shard_runs(out)) {
+    recompute_aggregates(out, run);  // over every shard's cases now
+    std::fprintf(stderr, "shards of run %lld combined into one run\n", static_cast<long long>(run));
   }
   return kExitOk;
 }

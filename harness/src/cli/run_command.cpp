@@ -6,7 +6,16 @@
 #include "report/sqlite_reporter.hpp"
 #include "run/environment.hpp"
 #include "run/runner.hpp"
+#include "run/shard.hpp"
+#include "run/workers.hpp"
 #include "util/errors.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/prctl.h>
+#include <csignal>
+#include <thread>
 
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +41,13 @@ void add_run(CLI::App& app, RunArgs& args) {
   app.add_flag("--resume", args.resume,
                "continue the latest unfinished run of this suite in --db, skipping completed cases");
   app.add_flag("--quiet,-q", args.quiet, "no progress output");
+  app.add_option("--jobs,-j", args.jobs,
+                 "cases at once, each in a worker process with the suite's thread count (results identical to --jobs 1)")
+      ->capture_default_str();
+  app.add_option("--shard", args.shard,
+                 "I/N: run only the I-th (0-based) of N deterministic parts of the cases, balanced by expected cost "
+                 "(for SLURM arrays; harness merge joins the parts)");
+  app.add_option("--worker-case", args.worker_case, "internal: the worker process of --jobs")->group("");
 }
 
 namespace {
@@ -53,7 +69,49 @@ PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, cons
   p.suite = load_suite(path, options, registry, tasks);
   p.task = tasks.find(p.suite.task);
   p.cases = expand_cases(p.suite, p.task->adds_control(p.suite));
+  if (!args.shard.empty()) {
+    const ShardSpec shard = parse_shard(args.shard);
+    std::vector<double> costs;
+    for (const Case& c : p.cases) costs.push_back(p.task->case_cost(c));
+    std::vector<Case> mine;
+    for (std::size_t i : shard_cases(p.cases, costs, shard)) mine.push_back(p.cases[i]);
+    for (std::size_t i = 0; i < mine.size(); ++i) mine[i].index = i;
+    p.cases = std::move(mine);
+  }
   return p;
+}
+
+// The worker of --jobs: one case, its events as JSON lines on stdout; no database.
+int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device, PluginRegistry& registry) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parent gone: stop at the next step
+  const auto c = std::find_if(p.cases.begin(), p.cases.end(), [&](const Case& each) { return each.key == args.worker_case; });
+  if (c == p.cases.end()) throw InputError("--worker-case: no case '" + args.worker_case + "' in " + args.suite);
+  RunRequest request;
+  request.suite = &p.suite;
+  request.task = p.task;
+  request.registry = &registry;
+  request.device = device;
+  request.stop_requested = &install_stop_handlers();
+  request.checkpoint_dir = std::filesystem::absolute(args.db).parent_path() / "checkpoints";
+  request.resuming = args.resume;
+  PipeReporter pipe(stdout);
+  const CaseReport report = run_case(request, *c, pipe);
+  return report.status == CaseStatus::failed ? kExitFailure : kExitOk;
+}
+
+// The command line of a worker for this suite: the same binary, suite, profile, seed, device,
+// threads and plugins.
+std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& args, int threads) {
+  std::vector<std::string> command = {boost::dll::program_location().string(), "run",
+                                      std::filesystem::absolute(p.suite.path).string(), "--quiet", "--device", args.device,
+                                      "--threads", std::to_string(threads), "--blas-threads", std::to_string(args.blas_threads),
+                                      "--db", std::filesystem::absolute(args.db).string()};
+  if (!args.profile.empty()) command.insert(command.end(), {"--profile", args.profile});
+  if (args.seed >= 0) command.insert(command.end(), {"--seed", std::to_string(args.seed)});
+  if (!args.shard.empty()) command.insert(command.end(), {"--shard", args.shard});
+  if (args.resume) command.push_back("--resume");
+  for (const auto& dir : args.plugin_dirs) command.insert(command.end(), {"--plugins", std::filesystem::absolute(dir).string()});
+  return command;
 }
 
 int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line, const torch::Device& device,
@@ -68,6 +126,13 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   request.device = device;
   request.info.started_at = utc_now();
   request.info.provenance = collect_provenance(device, threads, command_line);
+  request.info.provenance["jobs"] = std::to_string(args.jobs);
+  if (!args.shard.empty()) request.info.provenance["shard"] = args.shard;
+  {
+    auto all = request.info.provenance;
+    all.erase("json");
+    request.info.provenance["json"] = nlohmann::json(all).dump();
+  }
   if (request.info.provenance["build_matches_checkout"] == "no")
     std::fprintf(stderr, "warning: this harness was built from commit %.12s but the checkout is at %.12s: rebuild, or "
                  "know that the results come from the older build (both are recorded)\n",
@@ -107,7 +172,10 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
     json = std::make_unique<JsonReporter>(p.json_path);
     reporters.add(json.get());
   }
-  const RunEnd end = run_suite(request, p.cases, reporters);
+  const RunEnd end = args.jobs > 1
+                         ? run_suite_in_workers(request, p.cases, reporters, args.jobs,
+                                                worker_command(p, args, static_cast<int>(threads.intra_op)))
+                         : run_suite(request, p.cases, reporters);
   std::fprintf(stderr, "run %lld (%s) %s; results in %s\n", static_cast<long long>(sqlite.run_id()), suite.name.c_str(),
                to_string(end.status), args.db.c_str());
   return end.status == CaseStatus::finished ? kExitOk : kExitFailure;
@@ -120,6 +188,8 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   // every member of a suite group is loaded and validated before the first one runs.
   const torch::Device device = resolve_device(args.device);
   if (args.seed < -1) throw InputError("--seed must be >= 0");
+  if (args.jobs < 1) throw InputError("--jobs must be >= 1, got " + std::to_string(args.jobs));
+  if (!args.shard.empty()) parse_shard(args.shard);  // refuse a bad value before any work
   PluginRegistry registry;
   load_plugins(registry, args.plugin_dirs);
   TaskCatalog tasks;
@@ -128,6 +198,10 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   if (!group) paths.push_back(args.suite);
   std::vector<PreparedRun> runs;
   for (const auto& path : paths) runs.push_back(prepare(path, args, registry, tasks));
+  if (!args.worker_case.empty()) {
+    configure_threads(args.threads >= 0 ? args.threads : static_cast<int>(runs.front().suite.threads), args.blas_threads);
+    return run_worker(runs.front(), args, device, registry);
+  }
   if (!args.json.empty()) {
     std::error_code ec;
     const auto json = std::filesystem::absolute(args.json);
@@ -142,6 +216,10 @@ int run_command(const RunArgs& args, const std::string& command_line) {
     // Each suite's own thread count (the MI suites run one thread, vision two), unless --threads.
     const int thread_count = args.threads >= 0 ? args.threads : static_cast<int>(run.suite.threads);
     const ThreadSettings threads = configure_threads(thread_count, args.blas_threads);
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    if (args.jobs > 1 && static_cast<unsigned>(args.jobs * std::max(threads.intra_op, 1)) > cores)
+      std::fprintf(stderr, "warning: --jobs %d × %d threads = %d threads on %u cores: they will share them\n", args.jobs,
+                   threads.intra_op, args.jobs * threads.intra_op, cores);
     const int code = execute(run, args, command_line, device, threads, registry, group);
     exit_code = std::max(exit_code, code);
     if (code != kExitOk && install_stop_handlers().load()) break;  // interrupted: stop the group too

@@ -97,6 +97,17 @@ CREATE TABLE aggregates (
   PRIMARY KEY (run_id, grouping, scope, name, statistic)
 ) WITHOUT ROWID;
 )sql",
+    // 3 → 4: the parts of a suite run as shards (--shard I/N), once merged into one run: each
+    // part's own provenance.
+    R"sql(
+CREATE TABLE run_shards (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+  shard TEXT NOT NULL,
+  host TEXT, pid INTEGER, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+  provenance TEXT NOT NULL,
+  PRIMARY KEY (run_id, shard)
+);
+)sql",
 };
 
 }  // namespace

@@ -12,7 +12,7 @@ struct sqlite3_stmt;
 
 namespace rpcbench {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The SQL that migrates a database from `version` to `version + 1` (tests build old schemas).
 const char* migration_sql(int version);

@@ -2,6 +2,9 @@
 
 #include "util/errors.hpp"
 
+#include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,9 +54,12 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
     while (s.step()) runs.push_back(s.column_int(0));
   }
   for (std::int64_t run : runs) {
+    // Already here as a run, or as a shard of a combined run.
     auto exists = target.prepare(
-        "SELECT count(*) FROM main.runs m JOIN src.runs s ON m.host IS s.host AND m.pid IS s.pid "
-        "AND m.started_at = s.started_at AND m.resolved_hash = s.resolved_hash WHERE s.run_id = ?1");
+        "SELECT (SELECT count(*) FROM main.runs m JOIN src.runs s ON m.host IS s.host AND m.pid IS s.pid "
+        "AND m.started_at = s.started_at AND m.resolved_hash = s.resolved_hash WHERE s.run_id = ?1) + "
+        "(SELECT count(*) FROM main.run_shards m JOIN main.runs r USING (run_id) JOIN src.runs s ON m.host IS s.host "
+        "AND m.pid IS s.pid AND m.started_at = s.started_at AND r.resolved_hash = s.resolved_hash WHERE s.run_id = ?1)");
     exists.bind(1, run);
     exists.step();
     if (exists.column_int(0) > 0) {
@@ -109,6 +115,55 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
     ++stats.runs_added;
   }
   return stats;
+}
+
+std::vector<std::int64_t> combine_shard_runs(Database& db) {
+  struct Part {
+    std::int64_t run_id;
+    int index;
+  };
+  std::map<std::string, std::vector<Part>> by_suite;  // resolved hash + N → parts
+  auto s = db.prepare(
+      "SELECT run_id, resolved_hash, json_extract(provenance, '$.shard') FROM runs WHERE "
+      "json_extract(provenance, '$.shard') IS NOT NULL ORDER BY run_id");
+  while (s.step()) {
+    const std::string shard = s.column_text(2);
+    const auto slash = shard.find('/');
+    if (slash == std::string::npos) continue;
+    by_suite[s.column_text(1) + " " + shard.substr(slash + 1)].push_back({s.column_int(0), std::stoi(shard.substr(0, slash))});
+  }
+  std::vector<std::int64_t> combined;
+  for (const auto& [key, parts] : by_suite) {
+    const int count = std::stoi(key.substr(key.rfind(' ') + 1));
+    std::set<int> indices;
+    for (const Part& p : parts) indices.insert(p.index);
+    // Only a complete set, each part once: anything else stays as it is.
+    if (static_cast<int>(parts.size()) != count || static_cast<int>(indices.size()) != count) continue;
+    const auto first = std::min_element(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.index < b.index; });
+    const std::int64_t keep = first->run_id;
+    Transaction t(db);
+    for (const Part& p : parts) {
+      db.prepare("INSERT INTO run_shards (run_id, shard, host, pid, started_at, finished_at, status, provenance) "
+                 "SELECT ?1, json_extract(provenance, '$.shard'), host, pid, started_at, finished_at, status, provenance "
+                 "FROM runs WHERE run_id = ?2")
+          .bind(1, keep)
+          .bind(2, p.run_id)
+          .run();
+      if (p.run_id == keep) continue;
+      db.prepare("UPDATE cases SET run_id = ?1 WHERE run_id = ?2").bind(1, keep).bind(2, p.run_id).run();
+      db.prepare("DELETE FROM runs WHERE run_id = ?1").bind(1, p.run_id).run();
+    }
+    // The combined run: finished only if every part finished; it ends when the last part ended.
+    db.prepare("UPDATE runs SET status = (SELECT CASE WHEN min(status = 'finished') = 1 THEN 'finished' ELSE "
+               "'failed' END FROM run_shards WHERE run_id = ?1), finished_at = (SELECT max(finished_at) FROM run_shards "
+               "WHERE run_id = ?1), provenance = json_set(provenance, '$.shard', 'all ' || ?2 || ' merged') WHERE run_id = ?1")
+        .bind(1, keep)
+        .bind(2, static_cast<std::int64_t>(count))
+        .run();
+    t.commit();
+    combined.push_back(keep);
+  }
+  return combined;
 }
 
 }  // namespace rpcbench

@@ -3,6 +3,7 @@
 #include "db/database.hpp"
 
 #include <filesystem>
+#include <vector>
 
 namespace rpcbench {
 
@@ -14,5 +15,11 @@ struct MergeStats {
 // recorded) into `target`, each run in one transaction. A run already there — the same host,
 // pid, start time and resolved suite — is skipped, so merging twice changes nothing.
 MergeStats merge_database(Database& target, const std::filesystem::path& source);
+
+// The shards of one suite run (the same resolved suite, provenance "shard" I/N for every I of N,
+// each once) become one run: the cases join the run of shard 0, every shard's provenance is kept
+// in run_shards, and the other shards' run rows go. Returns the ids of the combined runs, whose
+// aggregates the caller recomputes (each shard's covered only its part).
+std::vector<std::int64_t> combine_shard_runs(Database& db);
 
 }  // namespace rpcbench

@@ -1,8 +1,12 @@
 #include "run/aggregates.hpp"
 
 #include "stats/intervals.hpp"
+#include "tasks/task.hpp"
+#include "util/errors.hpp"
 #include "util/format.hpp"
 #include "util/hash.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -80,9 +84,16 @@ std::string axis_statistic(const std::string& statistic, const std::string& axis
 std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::vector<CaseReport>& reports,
                                                const std::vector<HeadlineMetric>& headline) {
   std::vector<AggregateValue> out;
-  std::map<std::string, std::vector<const CaseReport*>> groups;
+  // A fixed order (group, then seed) whatever order the reports come in — a run, a resumed run,
+  // merged shards — so that sums, and the numbers, are the same to the last bit.
+  std::vector<const CaseReport*> ordered;
   for (const auto& r : reports)
-    if (completed(r)) groups[r.c->group].push_back(&r);
+    if (completed(r)) ordered.push_back(&r);
+  std::sort(ordered.begin(), ordered.end(), [](const CaseReport* a, const CaseReport* b) {
+    return a->c->group != b->c->group ? a->c->group < b->c->group : a->c->repeat < b->c->repeat;
+  });
+  std::map<std::string, std::vector<const CaseReport*>> groups;
+  for (const CaseReport* r : ordered) groups[r->c->group].push_back(r);
 
   for (const auto& [group, members] : groups) {
     const auto n = static_cast<std::int64_t>(members.size());
@@ -118,9 +129,8 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
     if (!axis.numeric) continue;
     const bool log2 = axis_is_log2(axis);
     std::map<std::string, std::vector<const CaseReport*>> across;  // grouping → cases along the axis
-    for (const auto& r : reports)
-      if (completed(r) && !std::isnan(axis_value(*r.c, axis.key)))
-        across[group_without_axis(r.c->group, axis.key)].push_back(&r);
+    for (const CaseReport* r : ordered)
+      if (!std::isnan(axis_value(*r->c, axis.key))) across[group_without_axis(r->c->group, axis.key)].push_back(r);
     for (const auto& [grouping, members] : across) {
       for (const HeadlineMetric& metric : headline) {
         std::vector<double> xs, ys;
@@ -148,6 +158,87 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
     }
   }
   return out;
+}
+
+void recompute_aggregates(Database& db, std::int64_t run_id) {
+  auto r = db.prepare("SELECT task, resolved_suite FROM runs WHERE run_id = ?1");
+  r.bind(1, run_id);
+  RPCBENCH_CHECK(r.step(), "recompute_aggregates: no such run");
+  const std::string task_name = r.column_text(0);
+  const nlohmann::json resolved = nlohmann::json::parse(r.column_text(1));
+  // The parts of the suite the statistics need: seed, repeats, and the grid's axes.
+  Suite suite;
+  suite.seed = resolved["suite"].value("seed", std::uint64_t{0});
+  suite.repeats = resolved["suite"].value("repeats", std::int64_t{1});
+  if (resolved.contains("sweep"))
+    for (const auto& a : resolved["sweep"]) {
+      SweepAxis axis;
+      axis.key = a["key"].get<std::string>();
+      axis.numeric = true;
+      for (const auto& v : a["values"]) {
+        ParamValue value;
+        if (v.is_number_integer()) value = v.get<std::int64_t>();
+        else if (v.is_number()) value = v.get<double>();
+        else if (v.is_boolean()) value = v.get<bool>();
+        else value = v.is_string() ? v.get<std::string>() : v.dump();
+        axis.numeric = axis.numeric && v.is_number();
+        axis.texts.push_back(param_value_text(value));
+        axis.values.push_back(value);
+      }
+      suite.sweep.push_back(axis);
+    }
+  std::vector<Case> cases;
+  std::vector<CaseReport> reports;
+  auto c = db.prepare("SELECT case_id, case_key, dataset, objective, status, stopped_step FROM cases WHERE run_id = ?1 ORDER BY case_key");
+  c.bind(1, run_id);
+  std::vector<std::int64_t> ids;
+  while (c.step()) {
+    Case each;
+    each.index = cases.size();
+    each.key = c.column_text(1);
+    each.group = each.key.substr(0, each.key.rfind("/repeat="));
+    each.repeat = std::stoll(each.key.substr(each.key.rfind("/repeat=") + 8));
+    auto dataset = std::make_shared<PluginUse>();
+    dataset->label = c.column_text(2);
+    each.dataset = dataset;
+    if (c.column_text(3) != kControlLabel) {
+      auto objective = std::make_shared<PluginUse>();
+      objective->label = c.column_text(3);
+      each.objective = objective;
+    }
+    for (const SweepAxis& axis : suite.sweep) {
+      const std::string needle = "/" + axis.key + "=";
+      const auto at = each.group.find(needle);
+      if (at == std::string::npos) continue;
+      const auto end = each.group.find('/', at + needle.size());
+      const std::string value = each.group.substr(at + needle.size(), end == std::string::npos ? std::string::npos : end - at - needle.size());
+      each.coordinates.push_back({axis.key, value, axis.numeric ? std::stod(value) : NAN});
+    }
+    CaseReport report;
+    const std::string status = c.column_text(4);
+    for (CaseStatus s : {CaseStatus::finished, CaseStatus::failed, CaseStatus::diverged, CaseStatus::killed})
+      if (status == to_string(s)) report.status = s;
+    ids.push_back(c.column_int(0));
+    cases.push_back(std::move(each));
+    reports.push_back(std::move(report));
+  }
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    reports[i].c = &cases[i];
+    auto s = db.prepare("SELECT scope, name, value FROM summaries WHERE case_id = ?1");
+    s.bind(1, ids[i]);
+    while (s.step()) reports[i].summary.push_back({s.column_text(0), s.column_text(1), s.is_null(2) ? NAN : s.column_double(2)});
+  }
+  TaskCatalog tasks;
+  const Task* task = tasks.find(task_name);
+  const auto values = compute_aggregates(suite, reports, task ? task->headline_metrics() : std::vector<HeadlineMetric>{});
+  Transaction t(db);
+  db.prepare("DELETE FROM aggregates WHERE run_id = ?1").bind(1, run_id).run();
+  auto insert = db.prepare("INSERT INTO aggregates (run_id, grouping, scope, name, statistic, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  for (const auto& v : values) {
+    insert.bind(1, run_id).bind(2, v.grouping).bind(3, v.scope).bind(4, v.name).bind(5, v.statistic).bind(6, v.value);
+    insert.run();
+  }
+  t.commit();
 }
 
 std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<CaseReport>& reports,

@@ -3,6 +3,7 @@
 // numeric sweep axis across its values. Stored as `aggregates` rows and shown as tables.
 #pragma once
 
+#include "db/database.hpp"
 #include "report/reporter.hpp"
 #include "suite/suite.hpp"
 
@@ -58,6 +59,10 @@ std::string group_without_axis(const std::string& group, const std::string& axis
 
 // Statistic names for an axis: "slope_log2(batch_size)", "relative_drop(batch_size)", …
 std::string axis_statistic(const std::string& statistic, const std::string& axis, bool log2);
+
+// Recomputes the aggregates of run `run_id` from what the database holds: its resolved suite,
+// cases and summaries (after merging shards, whose own aggregates covered only their part).
+void recompute_aggregates(Database& db, std::int64_t run_id);
 
 // Tables from the aggregates: across seeds (when the suite has several repeats) and one pivot
 // per numeric axis and headline metric.

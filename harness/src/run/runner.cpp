@@ -25,6 +25,51 @@ const std::atomic<bool>& install_stop_handlers() {
   return g_stop;
 }
 
+CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter) {
+  static const std::atomic<bool> never{false};
+  const std::atomic<bool>& stop = request.stop_requested ? *request.stop_requested : never;
+  reporter.case_started(c);
+  CaseReport report;
+  report.c = &c;
+  report.started_at = utc_now();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop, request.checkpoint_dir,
+                request.resuming};
+    CaseOutcome outcome = request.task->run(run);
+    report.status = outcome.status;
+    report.message = std::move(outcome.message);
+    report.stopped_step = outcome.stopped_step;
+    report.summary = std::move(outcome.summary);
+  } catch (const c10::Error& e) {
+    report.status = CaseStatus::failed;
+    report.message = first_line(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    report.status = CaseStatus::failed;
+    report.message = e.what();
+  } catch (...) {
+    report.status = CaseStatus::failed;
+    report.message = "unknown exception";
+  }
+  report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.finished_at = utc_now();
+  reporter.case_finished(report);
+  return report;
+}
+
+RunEnd finish_run(RunRequest& request, std::vector<CaseReport>& reports, Reporter& reporter, CaseStatus status) {
+  RunEnd end;
+  end.status = status;
+  end.tables = request.task->tables(*request.suite, reports);
+  const std::vector<HeadlineMetric> headline = request.task->headline_metrics();
+  end.aggregates = compute_aggregates(*request.suite, reports, headline);
+  for (auto& table : aggregate_tables(*request.suite, reports, end.aggregates, headline))
+    end.tables.push_back(std::move(table));
+  end.finished_at = utc_now();
+  reporter.run_finished(end);
+  return end;
+}
+
 RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter) {
   static const std::atomic<bool> never{false};
   const std::atomic<bool>& stop = request.stop_requested ? *request.stop_requested : never;
@@ -32,7 +77,7 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
   request.info.case_count = cases.size();
   reporter.run_started(request.info);
 
-  RunEnd end;
+  CaseStatus status = CaseStatus::finished;
   std::vector<CaseReport> reports;
   for (const Case& c : cases) {
     if (stop.load()) break;
@@ -46,45 +91,11 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
       }
       continue;
     }
-    reporter.case_started(c);
-    CaseReport report;
-    report.c = &c;
-    report.started_at = utc_now();
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop,
-                  request.checkpoint_dir, request.resuming};
-      CaseOutcome outcome = request.task->run(run);
-      report.status = outcome.status;
-      report.message = std::move(outcome.message);
-      report.stopped_step = outcome.stopped_step;
-      report.summary = std::move(outcome.summary);
-    } catch (const c10::Error& e) {
-      report.status = CaseStatus::failed;
-      report.message = first_line(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      report.status = CaseStatus::failed;
-      report.message = e.what();
-    } catch (...) {
-      report.status = CaseStatus::failed;
-      report.message = "unknown exception";
-    }
-    report.wall_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    report.finished_at = utc_now();
-    reporter.case_finished(report);
-    if (report.status == CaseStatus::failed) end.status = CaseStatus::failed;
-    reports.push_back(std::move(report));
+    reports.push_back(run_case(request, c, reporter));
+    if (reports.back().status == CaseStatus::failed) status = CaseStatus::failed;
   }
-  if (stop.load()) end.status = CaseStatus::killed;
-  end.tables = request.task->tables(*request.suite, reports);
-  const std::vector<HeadlineMetric> headline = request.task->headline_metrics();
-  end.aggregates = compute_aggregates(*request.suite, reports, headline);
-  for (auto& table : aggregate_tables(*request.suite, reports, end.aggregates, headline))
-    end.tables.push_back(std::move(table));
-  end.finished_at = utc_now();
-  reporter.run_finished(end);
-  return end;
+  if (stop.load()) status = CaseStatus::killed;
+  return finish_run(request, reports, reporter, status);
 }
 
 }  // namespace rpcbench

@@ -27,6 +27,13 @@ struct RunRequest {
 
 RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter);
 
+// One case through its task, a failure inside it caught and recorded as data.
+CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter);
+
+// The end of a run over `reports` (every case, in suite order): the task's tables, the aggregates
+// and their tables, then run_finished.
+RunEnd finish_run(RunRequest& request, std::vector<CaseReport>& reports, Reporter& reporter, CaseStatus status);
+
 // SIGINT/SIGTERM set the returned flag; the running case stops at its next step, is recorded as
 // 'killed', and the run ends cleanly.
 const std::atomic<bool>& install_stop_handlers();

@@ -125,6 +125,9 @@ inline const std::string& objective_label(const Case& c) {
 // Gates from a resolved suite's canonical JSON (as stored in runs.resolved_suite).
 std::vector<Gate> gates_from_resolved(const std::string& resolved_text);
 
+// A parameter value as it appears in case keys: the shortest text that reads back the same.
+std::string param_value_text(const ParamValue& v);
+
 // Parameter values as canonical JSON text ({"alpha":1.0,...}).
 std::string params_json(const Params& params);
 

@@ -69,17 +69,6 @@ struct Layers {
   const toml::node* where() const { return tables.front(); }
 };
 
-// A parameter value as it appears in case keys: the shortest text that reads back the same.
-std::string value_text(const ParamValue& v) {
-  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
-  if (const auto* t = std::get_if<std::string>(&v)) return *t;
-  std::string out = "[";
-  for (double d : std::get<std::vector<double>>(v)) out += (out.size() > 1 ? "," : "") + fmt::format("{}", d);
-  return out + "]";
-}
-
 bool declares(const PluginUse& use, const std::string& name) {
   return std::any_of(use.plugin->params.begin(), use.plugin->params.end(),
                      [&](const ParamDecl& d) { return d.name == name; });
@@ -441,7 +430,7 @@ class Loader {
       std::set<std::string> seen;
       for (const toml::node& item : *node->as_array()) {
         const ParamValue value = convert(item, decl, "[sweep] '" + key + "'");
-        const std::string text = value_text(value);
+        const std::string text = param_value_text(value);
         if (!seen.insert(text).second) fail_at(&item, "[sweep] '" + key + "' lists " + text + " twice");
         try {
           construct_with(suite, task, axis, value);
@@ -685,6 +674,16 @@ Suite Loader::load(const SuiteOptions& options) {
 }
 
 }  // namespace
+
+std::string param_value_text(const ParamValue& v) {
+  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+  if (const auto* t = std::get_if<std::string>(&v)) return *t;
+  std::string out = "[";
+  for (double d : std::get<std::vector<double>>(v)) out += (out.size() > 1 ? "," : "") + fmt::format("{}", d);
+  return out + "]";
+}
 
 std::vector<std::filesystem::path> suite_group_members(const std::filesystem::path& path) {
   std::error_code ec;

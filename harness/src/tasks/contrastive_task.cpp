@@ -124,6 +124,12 @@ class ContrastiveTask : public Task {
     for (auto& each : training_params()) params.push_back(std::move(each));
     return params;
   }
+  // Every epoch sees the whole training split whatever the batch: cost ∝ epochs (the control
+  // only evaluates).
+  double case_cost(const Case& c) const override {
+    return c.objective ? static_cast<double>(c.task_params->get_int("epochs")) + 0.5 : 0.5;
+  }
+
   std::vector<PlotSpec> plots() const override {
     using K = PlotSpec::Kind;
     return {{K::summary_bars, "Top-1 accuracy on {dataset} (random_init = untrained control)", "top-1",

@@ -44,6 +44,12 @@ class MiTask : public Task {
     return params;
   }
 
+  // The N² score matrix dominates a step: cost ∝ N².
+  double case_cost(const Case& c) const override {
+    const double n = static_cast<double>(c.task_params->get_int("batch_size"));
+    return n * n;
+  }
+
   std::vector<PlotSpec> plots() const override {
     using K = PlotSpec::Kind;
     return {{K::step_curves, "MI staircase on {dataset}: estimate per step", "nats", {"mi"}, "true_mi", "mi_ceiling", ""},

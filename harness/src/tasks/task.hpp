@@ -57,6 +57,11 @@ class Task {
   virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;
   // One case. Throwing is allowed: the runner records the case as failed with the message.
   virtual CaseOutcome run(CaseRun& run) const = 0;
+  // A case's expected cost relative to the suite's others (--shard balances parts by it).
+  virtual double case_cost(const Case& c) const {
+    (void)c;
+    return 1.0;
+  }
   // The plots of the HTML report, per dataset (the report adds the grid and seed plots itself).
   virtual std::vector<PlotSpec> plots() const { return {}; }
   // The case-level summaries (scope "") compared across seeds and sweep axes.
