@@ -6,6 +6,7 @@
 #include <rpcbench/plugin.hpp>
 
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -176,7 +177,17 @@ std::map<std::string, std::string> collect_provenance(const torch::Device& devic
   gethostname(host, sizeof host - 1);
   p["host"] = host;
   p["device"] = device.str();
-  if (device.is_cuda()) p["cuda_devices"] = std::to_string(torch::cuda::device_count());
+  if (device.is_cuda()) {
+    p["cuda_devices"] = std::to_string(torch::cuda::device_count());
+    // CUDA and cuDNN as this LibTorch was built with them, and the GPU itself.
+    try {
+      p["cuda_config"] = at::detail::getCUDAHooks().showConfig();
+      p["cudnn_version"] = std::to_string(at::detail::getCUDAHooks().versionCuDNN());
+    } catch (const c10::Error&) {
+      p["cuda_config"] = "unknown";
+    }
+    p["gpu"] = command_output("nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null");
+  }
   p["threads"] = std::to_string(threads.intra_op);
   p["interop_threads"] = std::to_string(threads.inter_op);
   p["blas"] = threads.blas;
