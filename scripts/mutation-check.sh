@@ -36,6 +36,19 @@ mutants=(
   "contrastive-positive-of-another-image|harness/src/tasks/contrastive_task.cpp|const torch::Tensor positive_of = (idx + n) % (2 * n);|const torch::Tensor positive_of = (idx + n + 1) % (2 * n);|cli_test|CliVision.QuickProfile"
   "mann-whitney-tail|harness/src/stats/two_sample.cpp|if (std::abs(sum - expected) >= distance) extreme += 1.0;|if (std::abs(sum - expected) > distance + 1) extreme += 1.0;|compare_test|Statistics|Compare"
   "gate-verdict-swapped|harness/src/compare/compare.cpp|worse ? Verdict::regression : Verdict::improvement|worse ? Verdict::improvement : Verdict::regression|compare_test|Compare"
+  "gate-ignores-status|harness/src/compare/compare.cpp|if (any_gate && base_finished && unfinished != cand.statuses.end())|if (false && any_gate && base_finished)|compare_test|Compare"
+  "wilson-centre|harness/src/stats/intervals.cpp|(p + z * z / (2 * nn))|(p + z * z / (4 * nn))|stats_test|Intervals"
+  "t-interval-df|harness/src/stats/intervals.cpp|students_t(static_cast<double>(n - 1))|students_t(static_cast<double>(n))|stats_test|Intervals"
+  "slope-denominator|harness/src/stats/intervals.cpp|s.slope = xt::sum((x - mx) * (y - my))() / sxx;|s.slope = xt::sum((x - mx) * (y - my))() / (sxx + 1);|stats_test|Intervals"
+  "bootstrap-tail|harness/src/stats/intervals.cpp|const double tail = (1.0 - level) / 2.0;|const double tail = (1.0 - level) / 4.0;|stats_test|Intervals"
+  "diverged-fraction|harness/src/run/aggregates.cpp|static_cast<double>(k) / static_cast<double>(n)|static_cast<double>(k) / static_cast<double>(n + 1)|run_test|Aggregates"
+  "relative-drop-sign|harness/src/run/aggregates.cpp|largest != 0 ? (largest - smallest) / std::abs(largest)|largest != 0 ? (smallest - largest) / std::abs(largest)|run_test|Aggregates"
+  "claims-direction|harness/src/claims/claims.cpp|if (higher_better) return Estimate{slope, lo, hi,|if (!higher_better) return Estimate{slope, lo, hi,|claims_test|Claims"
+  "claims-bias-one-sided|harness/src/claims/claims.cpp|!(std::abs(gap) <= 0.5)|!(gap <= 0.5)|claims_test|Claims"
+  "claims-overlap-counts|harness/src/claims/claims.cpp|if (subject.high < baseline.low) return ClaimVerdict::supported;|if (subject.low < baseline.low) return ClaimVerdict::supported;|claims_test|Claims"
+  "claims-diverged-points-ignored|harness/src/claims/claims.cpp|if (lost_subject > 0 |if (false && lost_subject > 0 |claims_test|Claims"
+  "shard-cost-order|harness/src/run/shard.cpp|if (costs[a] != costs[b]) return costs[a] > costs[b];|if (costs[a] != costs[b]) return costs[a] < costs[b];|run_test|Shard"
+  "mi-headline-partial-levels|harness/src/tasks/mi_task.cpp|== total && levels > 0;|>= 0 && levels > 0;|tasks_test|MiTask"
 )
 
 killed=0 survived=0 total=0

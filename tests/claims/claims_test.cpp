@@ -138,6 +138,38 @@ TEST(Claims, BatchSizeComparesDegradationPerHalving) {
   EXPECT_EQ(find(s, "dv", "linear top-1")->verdict, ClaimVerdict::inconclusive);
 }
 
+TEST(Claims, BatchSizeOnALowerIsBetterMetricAndWithDivergedPoints) {
+  // The MI task's mean |bias| is lower-is-better: degradation per halving is minus the slope.
+  CraftedDb c;
+  const auto run = c.run("batch-size-mi", "mi", "batch_size", "finished", R"([{"key":"batch_size","values":[32,64]}])");
+  for (const char* o : {"rpc", "infonce", "dv", "label_rpc"}) c.add_case(run, "g", o, 0, "finished", "/batch_size=32");
+  auto slope = [&](const std::string& objective, double s, double lo, double hi, double lost) {
+    const std::string g = "dataset=g/objective=" + objective;
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_log2(batch_size)", s);
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_low_log2(batch_size)", lo);
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_high_log2(batch_size)", hi);
+    c.aggregate(run, g, "", "mean_abs_bias", "n_log2(batch_size)", 8);
+    c.aggregate(run, g, "", "mean_abs_bias", "not_finished_log2(batch_size)", lost);
+  };
+  slope("rpc", -0.1, -0.2, 0.0, 0);        // bias grows 0.1 nats per halving
+  slope("infonce", -1.0, -1.2, -0.8, 0);   // grows 1 nat per halving: rpc degrades less
+  slope("dv", -2.0, -2.5, -1.5, 1);        // one point diverged: no verdict
+  slope("label_rpc", -5.0, -6, -4, 0);     // a label that merely starts with the subject's
+  const auto s = evaluate_claims(c.db(), "rpc")[1];
+  const ClaimRow* infonce = find(s, "infonce", "mean |bias|");
+  ASSERT_NE(infonce, nullptr);
+  EXPECT_DOUBLE_EQ(infonce->subject_value.value, 0.1);
+  EXPECT_DOUBLE_EQ(infonce->subject_value.low, 0.0);
+  EXPECT_DOUBLE_EQ(infonce->subject_value.high, 0.2);
+  EXPECT_EQ(infonce->verdict, ClaimVerdict::supported);
+  const ClaimRow* dv = find(s, "dv", "mean |bias|");
+  ASSERT_NE(dv, nullptr);
+  EXPECT_EQ(dv->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(dv->reason.find("diverged"), std::string::npos) << dv->reason;
+  for (const auto& r : s.rows) EXPECT_EQ(r.context.find("label_rpc"), std::string::npos) << r.context;
+  EXPECT_NE(find(s, "label_rpc", "mean |bias|"), nullptr);  // it is a baseline, not the subject
+}
+
 TEST(Claims, MiVarianceCountsOnlyAtComparableBias) {
   CraftedDb c;
   const auto run = c.run("mi", "mi", "mi_estimation");
@@ -161,7 +193,12 @@ TEST(Claims, MiVarianceCountsOnlyAtComparableBias) {
   // t(0.975, 2) = 4.303: rpc's interval 0.03 ± 4.303 · 0.0015 / √3.
   EXPECT_NEAR(find(s, "smile_5", "variance")->subject_value.high, 0.03 + 4.302653 * 0.0015 / std::sqrt(3.0), 1e-6);
   EXPECT_EQ(find(s, "smile_5", "variance")->verdict, ClaimVerdict::supported);
-  EXPECT_EQ(find(s, "nwj", "variance")->verdict, ClaimVerdict::supported);
+  EXPECT_EQ(find(s, "nwj", "variance")->verdict, ClaimVerdict::supported);  // |bias| 0.4 larger: comparable
+  // InfoNCE at its ceiling: low variance bought with 3.5 nats of bias is no evidence either way.
+  const ClaimRow* infonce = find(s, "infonce", "variance");
+  ASSERT_NE(infonce, nullptr);
+  EXPECT_EQ(infonce->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(infonce->reason.find("bias not comparable"), std::string::npos) << infonce->reason;
 
   CraftedDb biased;
   const auto run2 = biased.run("mi", "mi", "mi_estimation");
@@ -181,7 +218,7 @@ TEST(Claims, MiVarianceCountsOnlyAtComparableBias) {
   const ClaimRow* row = find(s, "smile_5", "variance");
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->verdict, ClaimVerdict::inconclusive);
-  EXPECT_NE(row->reason.find("not at comparable bias"), std::string::npos) << row->reason;
+  EXPECT_NE(row->reason.find("bias not comparable"), std::string::npos) << row->reason;
 }
 
 }  // namespace

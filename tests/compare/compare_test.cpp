@@ -107,8 +107,14 @@ TEST(Compare, AGateThatMatchesNothingIsAnInputError) {
     compare(base, base, {wrong_objective});
     FAIL() << "a gate over no objective passed";
   } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("objective 'RPC' is in no case"), std::string::npos) << e.what();
+  }
+  try {
+    compare(base, base, {wrong_metric});
+    FAIL() << "a gate over no metric passed";
+  } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("matches no value"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("objectives: rpc"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("objectives: rpc"), std::string::npos) << e.what();  // what there is
   }
   Gate wrong_scope = higher(0.02);
   wrong_scope.scope = "mi=4";
@@ -133,6 +139,28 @@ TEST(Compare, NonFiniteValuesAreDivergedOutcomes) {
   const auto four_nan = set("c", {{"g", {0.8, NAN, 0.8, 0.8}}});
   EXPECT_EQ(compare(four, four_nan, {higher(0.02, "mann_whitney")}).rows[0].verdict, Verdict::regression);
   EXPECT_EQ(compare(four_nan, four, {higher(0.02, "welch")}).rows[0].verdict, Verdict::diverged);
+}
+
+TEST(Compare, ACaseThatNoLongerFinishesIsARegression) {
+  // Its partial summaries look better (the easy levels only), but it diverged.
+  auto base = set("b", {{"dataset=d/objective=x", {4.99}}}, "mean_abs_bias");
+  auto cand = set("c", {{"dataset=d/objective=x", {2.0}}}, "mean_abs_bias");
+  cand.groups["dataset=d/objective=x"].statuses = {"diverged"};
+  Gate g;
+  g.origin = "[[gates]] #1";
+  g.metric = "mean_abs_bias";
+  g.higher_is_better = false;
+  g.abs_tolerance = 0.1;
+  const CompareReport r = compare(base, cand, {g});
+  EXPECT_TRUE(r.regression());
+  ASSERT_FALSE(r.rows.empty());
+  EXPECT_EQ(r.rows[0].metric, "status");
+  EXPECT_EQ(r.rows[0].reason, "finished in the baseline, diverged in the candidate");
+  // A gate's objective label that is in no case is refused, even beside one that is.
+  Gate labels = higher(0.02);
+  labels.objectives = {"x", "typo"};
+  EXPECT_THROW(compare(set("b", {{"dataset=d/objective=x", {0.8}}}), set("c", {{"dataset=d/objective=x", {0.8}}}), {labels}),
+               InputError);
 }
 
 TEST(Compare, ChangeWithinNoiseIsNotFlagged) {

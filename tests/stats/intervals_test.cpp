@@ -32,6 +32,15 @@ TEST(Intervals, BootstrapIsReproducibleAndBracketsTheMean) {
   EXPECT_GT(a.high, 0.814);
   EXPECT_GE(a.low, 0.79);  // a mean of resampled values cannot leave their range
   EXPECT_LE(a.high, 0.85);
+  // {0, 1}: resampled means are 0, 0.5 and 1 with probabilities 1/4, 1/2, 1/4, so the 2.5 % and
+  // 97.5 % quantiles of 2000 of them are 0 and 1 exactly.
+  const Interval two = bootstrap_mean_interval({0.0, 1.0}, 7);
+  EXPECT_DOUBLE_EQ(two.low, 0.0);
+  EXPECT_DOUBLE_EQ(two.high, 1.0);
+  // At 40 % the interval spans the 30 % and 70 % quantiles, both inside the half of the mass at 0.5.
+  const Interval half = bootstrap_mean_interval({0.0, 1.0}, 7, 0.4);
+  EXPECT_DOUBLE_EQ(half.low, 0.5);
+  EXPECT_DOUBLE_EQ(half.high, 0.5);
   // One value: no spread to resample.
   const Interval one = bootstrap_mean_interval({0.5}, 1);
   EXPECT_DOUBLE_EQ(one.low, 0.5);

@@ -254,6 +254,20 @@ TEST_F(SuiteLoader, BadGridsAreInputErrorsAtTheirPosition) {
   EXPECT_NE(e.find("names objective 'rcp'"), std::string::npos) << e;
   e = error(base + "repeats = 0\n");
   EXPECT_NE(e.find("'repeats' in [sweep]"), std::string::npos) << e;
+  e = error(base + "batch_size = [16, 32]\ntask.batch_size = [8]\n");  // the same parameter twice
+  EXPECT_NE(e.find("suite.toml:38:"), std::string::npos) << e;
+  EXPECT_NE(e.find("one axis per parameter"), std::string::npos) << e;
+  e = error(replace(std::string(kValid) + "\n[sweep]\nrepeats = 2\n", "seed = 5", "seed = 5\nrepeats = 3"));
+  EXPECT_NE(e.find("set it in one place"), std::string::npos) << e;
+}
+
+TEST_F(SuiteLoader, GatesThatCannotFireAreRefused) {
+  const std::string base = std::string(kValid) + "\n[[gates]]\nmetric = \"mse\"\nbetter = \"lower\"\n";
+  EXPECT_NE(error(base + "abs_tolerance = inf\n").find("finite number"), std::string::npos);
+  EXPECT_NE(error(base + "alpha = 7.0\n").find("must be in (0, 1)"), std::string::npos);
+  EXPECT_NE(error(base + "alpha = 0.0\n").find("must be in (0, 1)"), std::string::npos);
+  EXPECT_NE(error(base + "objectives = []\n").find("non-empty array"), std::string::npos);
+  EXPECT_EQ(error(base + "alpha = 0.01\nobjectives = [\"rpc\"]\n"), "no error");
 }
 
 TEST_F(SuiteLoader, SuiteGroupsListTheirMembers) {
@@ -274,6 +288,11 @@ TEST_F(SuiteLoader, SuiteGroupsListTheirMembers) {
   EXPECT_NE(group_error("[suite]\nmembers = [\"absent.toml\"]\n").find("bad_group.toml:2:12"), std::string::npos);
   EXPECT_NE(group_error("[suite]\nmembers = []\n").find("non-empty"), std::string::npos);
   EXPECT_NE(group_error("[suite]\nmembers = [\"member.toml\"]\n[task]\nx = 1\n").find("belongs in a member"),
+            std::string::npos);
+  // Groups do not nest and cannot cycle: a self-reference, a group member, a member twice.
+  EXPECT_NE(group_error("[suite]\nmembers = [\"bad_group.toml\"]\n").find("cannot list itself"), std::string::npos);
+  EXPECT_NE(group_error("[suite]\nmembers = [\"group.toml\"]\n").find("groups do not nest"), std::string::npos);
+  EXPECT_NE(group_error("[suite]\nmembers = [\"member.toml\", \"./member.toml\"]\n").find("listed twice"),
             std::string::npos);
 }
 

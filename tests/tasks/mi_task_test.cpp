@@ -133,8 +133,15 @@ embed = 4
 [[datasets]]
 plugin = "gaussian_staircase"
 dim = 2
-mi_levels = [1.0]
-steps_per_level = 30
+mi_levels = [1.0, 2.0]
+steps_per_level = 15
+
+[[objectives]]
+plugin = "fixture_explodes"
+label = "late"
+part = "loss"
+growth = 2.0
+task = { diverge_loss_above = 1e5 }
 
 [[objectives]]
 plugin = "fixture_explodes"
@@ -175,6 +182,9 @@ TEST_F(MiTask, ThresholdsMarkDivergenceAtTheStepTheyAreCrossed) {
   EXPECT_EQ(r.status.at(gradient), "diverged");
   EXPECT_NE(r.message.at(gradient).find("gradient norm"), std::string::npos) << r.message.at(gradient);
   EXPECT_EQ(r.status.at(prefix + "rpc/repeat=0"), "finished");  // the suite goes on
+  // 2^17 is the first power past 1e5: "late" diverges in the second level, after the first.
+  EXPECT_EQ(r.status.at(prefix + "late/repeat=0"), "diverged");
+  EXPECT_EQ(r.stopped.at(prefix + "late/repeat=0"), 17);
 
   // The summaries keep the last finite values: steps 0..6 completed, the loss of step 6 is 10^6.
   Database db(dir.path() / "x.db", Database::Mode::read_only);
@@ -185,6 +195,14 @@ TEST_F(MiTask, ThresholdsMarkDivergenceAtTheStepTheyAreCrossed) {
   EXPECT_DOUBLE_EQ(got["steps"], 7.0);
   EXPECT_DOUBLE_EQ(got["steps_to_divergence"], 7.0);
   EXPECT_NEAR(got["final_loss"], 1e6, 1.0);
+  // A case that completed only the first level has its statistics, but no headline over levels:
+  // a mean |bias| over the easy level alone would look better than a finished case's.
+  auto late = db.prepare("SELECT count(*), sum(name = 'mean' AND scope = 'mi=1'), "
+                         "sum(name = 'mean_abs_bias' AND value IS NULL) FROM case_summaries WHERE case_key = ?1");
+  late.bind(1, prefix + "late/repeat=0");
+  ASSERT_TRUE(late.step());
+  EXPECT_EQ(late.column_int(1), 1);
+  EXPECT_EQ(late.column_int(2), 1);
 }
 
 TEST_F(MiTask, StabilitySummariesAreTheVariancesOfTheRecordedSteps) {

@@ -37,6 +37,7 @@ void add_claims(CLI::App& app, ClaimsArgs& args) {
 
 int claims_command(const ClaimsArgs& args) {
   Database db(args.db, Database::Mode::read_only);
+  db.require_current_schema();
   const std::vector<ClaimSection> sections = evaluate_claims(db, args.subject);
   if (args.format == "json") {
     nlohmann::json out = nlohmann::json::array();

@@ -45,7 +45,7 @@ struct ExportArgs {
 };
 
 struct ReportArgs {
-  std::string db = kDefaultDb, suite, out = "results/report";
+  std::string db = kDefaultDb, suite, out = "results/report", claims_subject = "rpc";
   long long run = -1;
 };
 void add_report(CLI::App& app, ReportArgs& args);

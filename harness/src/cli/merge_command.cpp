@@ -26,8 +26,12 @@ int merge_command(const MergeArgs& args) {
     const MergeStats s = merge_database(out, input);
     std::fprintf(stderr, "%s: %zu run(s) added (%zu cases, %zu samples), %zu already present\n", input.c_str(),
                  s.runs_added, s.cases, s.samples, s.runs_skipped);
+    for (std::int64_t run : s.without_aggregates) recompute_aggregates(out, run);  // from an older schema
   }
-  for (std::int64_t run : combine_shard_runs(out)) {
+  std::vector<std::string> left;
+  const std::vector<std::int64_t> combined = combine_shard_runs(out, &left);
+  for (const auto& line : left) std::fprintf(stderr, "warning: %s\n", line.c_str());
+  for (std::int64_t run : combined) {
     recompute_aggregates(out, run);  // over every shard's cases now
     std::fprintf(stderr, "shards of run %lld combined into one run\n", static_cast<long long>(run));
   }

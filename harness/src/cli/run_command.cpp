@@ -94,14 +94,16 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   request.stop_requested = &install_stop_handlers();
   request.checkpoint_dir = std::filesystem::absolute(args.db).parent_path() / "checkpoints";
   request.resuming = args.resume;
-  PipeReporter pipe(stdout);
+  std::FILE* events = fdopen(kEventsDescriptor, "w");
+  if (events == nullptr) throw InputError("--worker-case: no events descriptor (only `harness run --jobs` starts workers)");
+  PipeReporter pipe(events);
   const CaseReport report = run_case(request, *c, pipe);
   return report.status == CaseStatus::failed ? kExitFailure : kExitOk;
 }
 
 // The command line of a worker for this suite: the same binary, suite, profile, seed, device,
 // threads and plugins.
-std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& args, int threads) {
+std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& args, int threads, bool resuming) {
   std::vector<std::string> command = {boost::dll::program_location().string(), "run",
                                       std::filesystem::absolute(p.suite.path).string(), "--quiet", "--device", args.device,
                                       "--threads", std::to_string(threads), "--blas-threads", std::to_string(args.blas_threads),
@@ -109,7 +111,7 @@ std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& arg
   if (!args.profile.empty()) command.insert(command.end(), {"--profile", args.profile});
   if (args.seed >= 0) command.insert(command.end(), {"--seed", std::to_string(args.seed)});
   if (!args.shard.empty()) command.insert(command.end(), {"--shard", args.shard});
-  if (args.resume) command.push_back("--resume");
+  if (resuming) command.push_back("--resume");  // only when this run resumes: then checkpoints count
   for (const auto& dir : args.plugin_dirs) command.insert(command.end(), {"--plugins", std::filesystem::absolute(dir).string()});
   return command;
 }
@@ -127,7 +129,10 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   request.info.started_at = utc_now();
   request.info.provenance = collect_provenance(device, threads, command_line);
   request.info.provenance["jobs"] = std::to_string(args.jobs);
-  if (!args.shard.empty()) request.info.provenance["shard"] = args.shard;
+  if (!args.shard.empty()) {
+    const ShardSpec shard = parse_shard(args.shard);  // "0/02" and "0/2" are the same part
+    request.info.provenance["shard"] = std::to_string(shard.index) + "/" + std::to_string(shard.count);
+  }
   {
     auto all = request.info.provenance;
     all.erase("json");
@@ -174,7 +179,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   }
   const RunEnd end = args.jobs > 1
                          ? run_suite_in_workers(request, p.cases, reporters, args.jobs,
-                                                worker_command(p, args, static_cast<int>(threads.intra_op)))
+                                                worker_command(p, args, static_cast<int>(threads.intra_op), request.resuming))
                          : run_suite(request, p.cases, reporters);
   std::fprintf(stderr, "run %lld (%s) %s; results in %s\n", static_cast<long long>(sqlite.run_id()), suite.name.c_str(),
                to_string(end.status), args.db.c_str());

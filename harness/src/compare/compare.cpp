@@ -1,5 +1,6 @@
 #include "compare/compare.hpp"
 
+#include "stats/intervals.hpp"
 #include "stats/two_sample.hpp"
 #include "db/database.hpp"
 #include "util/errors.hpp"
@@ -19,10 +20,7 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string group_of(const std::string& case_key) {
-  const auto at = case_key.rfind("/repeat=");
-  return at == std::string::npos ? case_key : case_key.substr(0, at);
-}
+std::string group_of(const std::string& case_key) { return case_group(case_key); }
 
 std::string value_key(const std::string& scope, const std::string& name) { return scope + "|" + name; }
 
@@ -105,15 +103,14 @@ ResultSet from_json(const json& doc, const std::string& description) {
   return set;
 }
 
-double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+double mean(const std::vector<double>& v) { return mean_std(v).mean; }
 
 bool scope_matches(const std::string& pattern, const std::string& scope) { return pattern == "*" || pattern == scope; }
 
 // Case groups are "dataset=D/objective=O".
 bool objective_matches(const Gate& gate, const std::string& group) {
   if (gate.objectives.empty()) return true;
-  const auto at = group.find("objective=");
-  const std::string label = at == std::string::npos ? "" : group.substr(at + 10, group.find('/', at) - at - 10);
+  const std::string label = key_component(group, "objective");
   return std::find(gate.objectives.begin(), gate.objectives.end(), label) != gate.objectives.end();
 }
 
@@ -293,6 +290,20 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
     }
     ++report.matched_groups;
     const ResultSet::Group& cand = it->second;
+    // A case that finished in the baseline and no longer does is a regression whatever its
+    // numbers say (a diverged case's partial summaries can look better than a finished one's).
+    const bool any_gate = std::any_of(gates.begin(), gates.end(), [&](const Gate& g) { return objective_matches(g, group); });
+    const bool base_finished = !base.statuses.empty() &&
+                               std::all_of(base.statuses.begin(), base.statuses.end(), [](const std::string& s) { return s == "finished"; });
+    const auto unfinished = std::find_if(cand.statuses.begin(), cand.statuses.end(), [](const std::string& s) { return s != "finished"; });
+    if (any_gate && base_finished && unfinished != cand.statuses.end()) {
+      Comparison c;
+      c.group = group;
+      c.metric = "status";
+      c.verdict = Verdict::regression;
+      c.reason = "finished in the baseline, " + *unfinished + " in the candidate";
+      report.rows.push_back(c);
+    }
     for (std::size_t gi = 0; gi < gates.size(); ++gi) {
       const Gate& gate = gates[gi];
       if (!objective_matches(gate, group)) continue;
@@ -360,12 +371,17 @@ CompareReport compare(const ResultSet& baseline, const ResultSet& candidate, con
   if (report.matched_groups == 0)
     throw InputError("no case of " + baseline.description + " matches a case of " + candidate.description +
                      ": nothing to compare");
+  for (const Gate& gate : gates)
+    for (const std::string& label : gate.objectives)
+      if (std::none_of(baseline.groups.begin(), baseline.groups.end(),
+                       [&](const auto& g) { return key_component(g.first, "objective") == label; }))
+        throw InputError("gate " + gate_text(gate) + ": objective '" + label + "' is in no case of " + baseline.description +
+                         " (a label that matches nothing gates nothing)");
   for (std::size_t gi = 0; gi < gates.size(); ++gi) {
     if (gated[gi] > 0) continue;
     std::set<std::string> metrics, scopes, objectives;
     for (const auto& [group, g] : baseline.groups) {
-      const auto at = group.find("objective=");
-      if (at != std::string::npos) objectives.insert(group.substr(at + 10, group.find('/', at) - at - 10));
+      objectives.insert(key_component(group, "objective"));
       for (const auto& [key, values] : g.values) {
         scopes.insert("'" + key.substr(0, key.find('|')) + "'");
         metrics.insert(key.substr(key.find('|') + 1));

@@ -236,6 +236,14 @@ int Database::schema_version() {
   return static_cast<int>(s.column_int(0));
 }
 
+void Database::require_current_schema() {
+  const int version = schema_version();
+  if (version < kSchemaVersion)
+    throw InputError("database '" + path_.string() + "' has schema " + std::to_string(version) + ", older than this harness's " +
+                     std::to_string(kSchemaVersion) + ": open it once read-write (harness run/import on it), or copy it with "
+                     "`harness merge " + path_.string() + " -o NEW.db`");
+}
+
 void Database::migrate() {
   if (schema_version() == kSchemaVersion) return;  // the common case, without a write lock
   // Several processes may open a new database at once: the version is read again under the write

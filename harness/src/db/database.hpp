@@ -63,6 +63,9 @@ class Database {
   std::int64_t last_insert_id() const;
   std::int64_t changes() const;  // rows changed by the last statement
   int schema_version();
+  // InputError unless the schema is this harness's (a read-only view of an older database lacks
+  // tables the readers need; `harness merge OLD.db -o NEW.db` upgrades a copy).
+  void require_current_schema();
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }
 

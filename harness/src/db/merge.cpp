@@ -43,9 +43,14 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
     }
   } detach{target};
 
-  auto has_aggregates = target.prepare("SELECT count(*) FROM src.sqlite_master WHERE name = 'aggregates'");
-  has_aggregates.step();
-  const bool source_has_aggregates = has_aggregates.column_int(0) > 0;  // schema 3 and later
+  auto has_table = [&](const char* name) {
+    auto q = target.prepare("SELECT count(*) FROM src.sqlite_master WHERE name = ?1");
+    q.bind(1, std::string(name));
+    q.step();
+    return q.column_int(0) > 0;
+  };
+  const bool source_has_aggregates = has_table("aggregates");  // schema 3 and later
+  const bool source_has_shards = has_table("run_shards");      // schema 4 and later
   const auto run_cols = columns(target, "runs", "run_id");
   const auto case_cols = columns(target, "cases", "case_id");
   std::vector<std::int64_t> runs;
@@ -83,6 +88,13 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
           .bind(1, run)
           .bind(2, new_run)
           .run();
+    if (!source_has_aggregates) stats.without_aggregates.push_back(new_run);
+    if (source_has_shards)  // a run combined from shards brings each part's provenance
+      target.prepare("INSERT INTO main.run_shards SELECT ?2, shard, host, pid, started_at, finished_at, status, provenance "
+                     "FROM src.run_shards WHERE run_id = ?1")
+          .bind(1, run)
+          .bind(2, new_run)
+          .run();
     std::vector<std::int64_t> cases;
     {
       auto s = target.prepare("SELECT case_id FROM src.cases WHERE run_id = ?1 ORDER BY case_id");
@@ -117,7 +129,7 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
   return stats;
 }
 
-std::vector<std::int64_t> combine_shard_runs(Database& db) {
+std::vector<std::int64_t> combine_shard_runs(Database& db, std::vector<std::string>* left) {
   struct Part {
     std::int64_t run_id;
     int index;
@@ -137,8 +149,19 @@ std::vector<std::int64_t> combine_shard_runs(Database& db) {
     const int count = std::stoi(key.substr(key.rfind(' ') + 1));
     std::set<int> indices;
     for (const Part& p : parts) indices.insert(p.index);
-    // Only a complete set, each part once: anything else stays as it is.
-    if (static_cast<int>(parts.size()) != count || static_cast<int>(indices.size()) != count) continue;
+    // Only a complete set, each part once: anything else stays as it is, and is said.
+    if (static_cast<int>(parts.size()) != count || static_cast<int>(indices.size()) != count) {
+      if (left != nullptr) {
+        std::string missing;
+        for (int i = 0; i < count; ++i)
+          if (indices.count(i) == 0) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+        left->push_back(std::to_string(parts.size()) + " shard run(s) of one suite with N = " + std::to_string(count) +
+                        (missing.empty() ? "" : ", missing part(s) " + missing) +
+                        (static_cast<int>(parts.size()) > static_cast<int>(indices.size()) ? ", some part twice (two submissions?)" : "") +
+                        ": left as separate runs");
+      }
+      continue;
+    }
     const auto first = std::min_element(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.index < b.index; });
     const std::int64_t keep = first->run_id;
     Transaction t(db);

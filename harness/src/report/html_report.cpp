@@ -65,21 +65,14 @@ std::string replace_dataset(std::string text, const std::string& dataset) {
 }
 
 // The group of a case (its key without the repeat) and its grid coordinates, from the key.
-std::string group_of(const std::string& key) { return key.substr(0, key.rfind("/repeat=")); }
+std::string group_of(const std::string& key) { return case_group(key); }
+// The objective and the grid coordinates: the group without its dataset.
 std::string label_of(const CaseRow& c) {
-  std::string label = c.objective;
-  const std::string group = group_of(c.key);
-  const auto at = group.find("/objective=");
-  const auto rest = at == std::string::npos ? std::string::npos : group.find('/', at + 1);
-  if (rest != std::string::npos)
-    for (std::size_t i = rest; i < group.size();) {
-      const auto next = group.find('/', i + 1);
-      label += " " + group.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
-      i = next == std::string::npos ? group.size() : next;
-    }
-  return label;
+  std::string label = with_component(with_component(group_of(c.key), "dataset", ""), "objective", "");
+  std::replace(label.begin(), label.end(), '/', ' ');
+  return c.objective + (label.empty() ? "" : " " + label);
 }
-std::string repeat_of(const std::string& key) { return key.substr(key.rfind("/repeat=") + 8); }
+std::string repeat_of(const std::string& key) { return key_component(key, "repeat"); }
 
 // Scopes with `prefix`, sorted by the number after '=' ("mi=2" before "mi=10").
 std::vector<std::string> numeric_scopes(const std::vector<const CaseRow*>& in, const std::string& prefix) {
@@ -179,7 +172,7 @@ std::string axis_plots(Database& db, std::int64_t run, const nlohmann::json& axi
   if (values.size() < 2) return "";
   const bool log2 = std::all_of(values.begin(), values.end(), [](double v) { return v > 0; });
   std::vector<std::pair<double, std::string>> ticks;
-  for (const auto& v : axis["values"]) ticks.push_back({log2 ? std::log2(v.get<double>()) : v.get<double>(), v.dump()});
+  for (const auto& v : axis["values"]) ticks.push_back({log2 ? std::log2(v.get<double>()) : v.get<double>(), sweep_value_text(v)});
   std::ostringstream out;
   for (const HeadlineMetric& metric : headline) {
     std::vector<svg::Series> lines;
@@ -187,7 +180,7 @@ std::string axis_plots(Database& db, std::int64_t run, const nlohmann::json& axi
     std::set<std::string> done;
     for (const CaseRow* c : in) {
       const std::string group = group_of(c->key);
-      if (group.find("/" + key + "=") == std::string::npos) {
+      if (key_component(group, key).empty()) {
         if (c->objective == kControlLabel && done.insert(group).second) {
           const double lo = aggregate_value(db, run, group, metric.name, "ci_low"), hi = aggregate_value(db, run, group, metric.name, "ci_high");
           if (std::isfinite(lo) && std::isfinite(hi)) bands.push_back({"random_init (control)", lo, hi});
@@ -197,14 +190,9 @@ std::string axis_plots(Database& db, std::int64_t run, const nlohmann::json& axi
       const std::string across = group_without_axis(group, key);
       if (!done.insert(across).second) continue;
       svg::Series s{label_of(*c), {}, {}, false, {}};
-      const std::string needle = "/" + key + "=";
       for (std::size_t i = 0; i < values.size(); ++i) {
-        std::string g = group;
-        const auto at = g.find(needle);
-        const auto end = g.find('/', at + needle.size());
-        g = g.substr(0, at + needle.size()) + axis["values"][i].dump() + (end == std::string::npos ? "" : g.substr(end));
         s.x.push_back(ticks[i].first);
-        s.y.push_back(aggregate_value(db, run, g, metric.name, "mean"));
+        s.y.push_back(aggregate_value(db, run, with_component(group, key, ticks[i].second), metric.name, "mean"));
       }
       // The line's label without this axis's coordinate.
       const std::string token = " " + key + "=";
@@ -259,9 +247,9 @@ std::string seed_plots(Database& db, std::int64_t run, const std::string& datase
   return out.str();
 }
 
-void claims_section(std::ostringstream& html, Database& db) {
-  html << "<h2>Claims (every evidence run in this database; subject: rpc)</h2>\n";
-  for (const ClaimSection& s : evaluate_claims(db, "rpc")) {
+void claims_section(std::ostringstream& html, Database& db, const std::string& subject) {
+  html << "<h2>Claims (every evidence run in this database; subject: " << escape(subject) << ")</h2>\n";
+  for (const ClaimSection& s : evaluate_claims(db, subject)) {
     html << "<h3>" << escape(s.statement) << "</h3>\n<ul class=\"budget\">";
     for (const auto& line : s.budget) html << "<li>" << escape(line) << "</li>";
     html << "</ul>\n";
@@ -287,8 +275,10 @@ void claims_section(std::ostringstream& html, Database& db) {
 }  // namespace
 
 std::filesystem::path write_html_report(const std::string& db_path, std::optional<std::int64_t> run_id,
-                                        const std::string& suite, const std::filesystem::path& out_dir) {
+                                        const std::string& suite, const std::filesystem::path& out_dir,
+                                        const std::string& claims_subject) {
   Database db(db_path, Database::Mode::read_only);
+  db.require_current_schema();
   std::string sql = "SELECT run_id FROM runs WHERE 1";
   if (run_id) sql += " AND run_id = ?1";
   if (!suite.empty()) sql += " AND suite_name = ?2";
@@ -356,7 +346,7 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   const nlohmann::json resolved = nlohmann::json::parse(resolved_text, nullptr, false);
   const int repeats = resolved.is_object() ? resolved["suite"].value("repeats", 1) : 1;
 
-  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db);
+  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db, claims_subject);
 
   for (const auto& dataset : datasets) {
     html << "<h2>" << escape(dataset) << "</h2>\n";

@@ -13,6 +13,8 @@ namespace rpcbench {
 
 enum class CaseStatus { running, finished, failed, diverged, killed, skipped };
 const char* to_string(CaseStatus status);
+// The status named by `text` (as to_string writes it); failed for anything else.
+CaseStatus case_status_from(const std::string& text);
 
 struct MetricSample {
   std::int64_t step;

@@ -193,7 +193,7 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
     const std::string key = done.column_text(1);
     point.completed_case_keys.insert(key);
     CaseReport& report = point.completed[key];
-    report.status = done.column_text(2) == "finished" ? CaseStatus::finished : CaseStatus::diverged;
+    report.status = case_status_from(done.column_text(2));
     report.message = done.column_text(3);
     if (!done.is_null(4)) report.stopped_step = done.column_int(4);
     report.wall_seconds = done.column_double(5);

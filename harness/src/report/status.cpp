@@ -14,4 +14,11 @@ const char* to_string(CaseStatus status) {
   return "unknown";
 }
 
+CaseStatus case_status_from(const std::string& text) {
+  for (CaseStatus s : {CaseStatus::running, CaseStatus::finished, CaseStatus::failed, CaseStatus::diverged,
+                       CaseStatus::killed, CaseStatus::skipped})
+    if (text == to_string(s)) return s;
+  return CaseStatus::failed;
+}
+
 }  // namespace rpcbench

@@ -78,7 +78,7 @@ std::pair<double, double> robust_range(std::vector<double> v, bool robust) {
     lo = v[v.size() / 100];
     hi = v[v.size() - 1 - v.size() / 100];
   }
-  if (hi <= lo) hi = lo + 1.0;
+  if (!(hi - lo > 1e-9 * std::max(1.0, std::abs(lo)))) hi = lo + std::max(1.0, std::abs(lo) * 1e-6);
   const double pad = 0.05 * (hi - lo);
   return {lo - pad, hi + pad};
 }
@@ -86,7 +86,14 @@ std::pair<double, double> robust_range(std::vector<double> v, bool robust) {
 }  // namespace
 
 std::vector<double> nice_ticks(double lo, double hi, int count) {
-  if (!(hi > lo)) hi = lo + 1.0;
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0.0, hi = 1.0;
+  // A range too narrow for the numbers' own precision (1e17 ± 1) is widened relative to them.
+  const double floor_width = std::max(1e-12, 1e-6 * std::max(std::abs(lo), std::abs(hi)));
+  if (!(hi - lo >= floor_width)) {
+    const double mid = 0.5 * (lo + hi);
+    lo = mid - floor_width;
+    hi = mid + floor_width;
+  }
   const double raw = (hi - lo) / count;
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   double step = magnitude;
@@ -96,8 +103,9 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
       break;
     }
   std::vector<double> ticks;
-  const double first = std::floor(lo / step + 1e-9) * step, last = std::ceil(hi / step - 1e-9) * step;
-  for (double t = first; t <= last + step * 1e-6; t += step) ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
+  for (double k = first; k <= last + 1e-6 && ticks.size() < 64; k += 1.0) ticks.push_back(k == 0.0 ? 0.0 : k * step);
+  if (ticks.size() < 2) ticks = {lo, hi};
   return ticks;
 }
 

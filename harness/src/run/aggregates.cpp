@@ -70,11 +70,14 @@ std::string label_of(const Case& c, const std::string& skip_axis = "") {
 }  // namespace
 
 std::string group_without_axis(const std::string& group, const std::string& axis) {
-  const std::string needle = "/" + axis + "=";
-  const auto at = group.find(needle);
-  if (at == std::string::npos) return group;
-  const auto end = group.find('/', at + needle.size());
-  return group.substr(0, at) + (end == std::string::npos ? "" : group.substr(end));
+  return with_component(group, axis, "");
+}
+
+std::string sweep_value_text(const nlohmann::json& v) {
+  if (v.is_number_integer()) return param_value_text(v.get<std::int64_t>());
+  if (v.is_number()) return param_value_text(v.get<double>());
+  if (v.is_boolean()) return param_value_text(v.get<bool>());
+  return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
 std::string axis_statistic(const std::string& statistic, const std::string& axis, bool log2) {
@@ -131,6 +134,10 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
     std::map<std::string, std::vector<const CaseReport*>> across;  // grouping → cases along the axis
     for (const CaseReport* r : ordered)
       if (!std::isnan(axis_value(*r->c, axis.key))) across[group_without_axis(r->c->group, axis.key)].push_back(r);
+    std::map<std::string, int> not_finished;  // cases along the axis that diverged or failed
+    for (const auto& r : reports)
+      if (!std::isnan(axis_value(*r.c, axis.key)) && r.status != CaseStatus::finished)
+        ++not_finished[group_without_axis(r.c->group, axis.key)];
     for (const auto& [grouping, members] : across) {
       for (const HeadlineMetric& metric : headline) {
         std::vector<double> xs, ys;
@@ -149,6 +156,8 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
         out.push_back({grouping, "", metric.name, axis_statistic("slope_ci_low", axis.key, log2), s.ci.low});
         out.push_back({grouping, "", metric.name, axis_statistic("slope_ci_high", axis.key, log2), s.ci.high});
         out.push_back({grouping, "", metric.name, axis_statistic("n", axis.key, log2), static_cast<double>(xs.size())});
+        out.push_back({grouping, "", metric.name, axis_statistic("not_finished", axis.key, log2),
+                       static_cast<double>(not_finished[grouping])});
         const double largest = mean_std(by_value.rbegin()->second).mean, smallest = mean_std(by_value.begin()->second).mean;
         // From the largest axis value to the smallest, relative to the largest: a batch-size
         // drop of 0.1 is 10 % of the accuracy at the largest batch lost at the smallest.
@@ -176,14 +185,9 @@ void recompute_aggregates(Database& db, std::int64_t run_id) {
       axis.key = a["key"].get<std::string>();
       axis.numeric = true;
       for (const auto& v : a["values"]) {
-        ParamValue value;
-        if (v.is_number_integer()) value = v.get<std::int64_t>();
-        else if (v.is_number()) value = v.get<double>();
-        else if (v.is_boolean()) value = v.get<bool>();
-        else value = v.is_string() ? v.get<std::string>() : v.dump();
         axis.numeric = axis.numeric && v.is_number();
-        axis.texts.push_back(param_value_text(value));
-        axis.values.push_back(value);
+        axis.texts.push_back(sweep_value_text(v));
+        axis.values.push_back(v.is_number() ? ParamValue(v.get<double>()) : ParamValue(axis.texts.back()));
       }
       suite.sweep.push_back(axis);
     }
@@ -196,8 +200,8 @@ void recompute_aggregates(Database& db, std::int64_t run_id) {
     Case each;
     each.index = cases.size();
     each.key = c.column_text(1);
-    each.group = each.key.substr(0, each.key.rfind("/repeat="));
-    each.repeat = std::stoll(each.key.substr(each.key.rfind("/repeat=") + 8));
+    each.group = case_group(each.key);
+    each.repeat = std::stoll(key_component(each.key, "repeat"));
     auto dataset = std::make_shared<PluginUse>();
     dataset->label = c.column_text(2);
     each.dataset = dataset;
@@ -207,17 +211,12 @@ void recompute_aggregates(Database& db, std::int64_t run_id) {
       each.objective = objective;
     }
     for (const SweepAxis& axis : suite.sweep) {
-      const std::string needle = "/" + axis.key + "=";
-      const auto at = each.group.find(needle);
-      if (at == std::string::npos) continue;
-      const auto end = each.group.find('/', at + needle.size());
-      const std::string value = each.group.substr(at + needle.size(), end == std::string::npos ? std::string::npos : end - at - needle.size());
-      each.coordinates.push_back({axis.key, value, axis.numeric ? std::stod(value) : NAN});
+      const std::string value = key_component(each.group, axis.key);
+      if (!value.empty()) each.coordinates.push_back({axis.key, value, axis.numeric ? std::stod(value) : NAN});
     }
     CaseReport report;
     const std::string status = c.column_text(4);
-    for (CaseStatus s : {CaseStatus::finished, CaseStatus::failed, CaseStatus::diverged, CaseStatus::killed})
-      if (status == to_string(s)) report.status = s;
+    report.status = case_status_from(status);
     ids.push_back(c.column_int(0));
     cases.push_back(std::move(each));
     reports.push_back(std::move(report));
@@ -301,12 +300,8 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
           if (!rows_done.insert(grouping).second) continue;
           std::vector<std::string> row{label_of(*r->c, axis.key)};
           for (const auto& text : axis.texts) {
-            // The group of this row at this axis value: the representative's group with the value swapped.
-            std::string group = r->c->group;
-            const std::string needle = "/" + axis.key + "=";
-            const auto at = group.find(needle);
-            const auto end = group.find('/', at + needle.size());
-            group = group.substr(0, at + needle.size()) + text + (end == std::string::npos ? "" : group.substr(end));
+            // The group of this row at this axis value: the representative's, with the value swapped.
+            const std::string group = with_component(r->c->group, axis.key, text);
             row.push_back(format_fixed(a.get(group, "", m.name, "mean"), 4, "—"));
           }
           const double slope = a.get(grouping, "", m.name, axis_statistic("slope", axis.key, log2));

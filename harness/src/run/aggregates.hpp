@@ -7,6 +7,8 @@
 #include "report/reporter.hpp"
 #include "suite/suite.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -56,6 +58,9 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
 // The group key of a case group without one axis ("dataset=d/objective=o/batch_size=64" →
 // "dataset=d/objective=o"): the grouping of that axis's slopes.
 std::string group_without_axis(const std::string& group, const std::string& axis);
+
+// A [sweep] value of a resolved suite (JSON) as it appears in case keys.
+std::string sweep_value_text(const nlohmann::json& value);
 
 // Statistic names for an axis: "slope_log2(batch_size)", "relative_drop(batch_size)", …
 std::string axis_statistic(const std::string& statistic, const std::string& axis, bool log2);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <cstring>
 #include <thread>
 
 extern char** environ;
@@ -44,13 +45,19 @@ struct Worker {
   bool started = false;
 };
 
-// Spawns the worker with its stdout on a pipe (stderr stays the parent's, for its own messages).
+// Spawns the worker with its events pipe as descriptor 3; its stdout and stderr are the parent's
+// stderr, so nothing a plugin prints can corrupt an event.
 Worker spawn(const std::vector<std::string>& command, const Case& c) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("--jobs: cannot create a pipe");
+  // Above the events descriptor, so that dup2 onto it always makes a new, inheritable descriptor.
+  const int high = fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+  close(fds[1]);
+  fds[1] = high;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], kEventsDescriptor);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   std::vector<std::string> args = command;
   args.push_back("--worker-case");
   args.push_back(c.key);
@@ -73,21 +80,22 @@ Worker spawn(const std::vector<std::string>& command, const Case& c) {
 }  // namespace
 
 void PipeReporter::line(const std::string& text) {
+  // (Texts are dumped with invalid UTF-8 replaced: a plugin's message must not kill the worker.)
   std::fputs(text.c_str(), out_);
   std::fputc('\n', out_);
   std::fflush(out_);
 }
 
-void PipeReporter::case_started(const Case& c) { line(json{{"event", "started"}, {"key", c.key}}.dump()); }
+void PipeReporter::case_started(const Case& c) { line(json{{"event", "started"}, {"key", c.key}}.dump(-1, ' ', false, json::error_handler_t::replace)); }
 
 void PipeReporter::metrics(const Case&, const std::vector<MetricSample>& samples) {
   json rows = json::array();
   for (const auto& m : samples) rows.push_back({m.step, m.name, number(m.value)});
-  line(json{{"event", "metrics"}, {"samples", rows}}.dump());
+  line(json{{"event", "metrics"}, {"samples", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void PipeReporter::progress(const Progress& p) {
-  line(json{{"event", "progress"}, {"step", p.step}, {"total", p.total_steps}, {"rate", number(p.steps_per_second)}}.dump());
+  line(json{{"event", "progress"}, {"step", p.step}, {"total", p.total_steps}, {"rate", number(p.steps_per_second)}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void PipeReporter::case_finished(const CaseReport& r) {
@@ -97,7 +105,7 @@ void PipeReporter::case_finished(const CaseReport& r) {
          {"summary", summary},        {"started_at", r.started_at},   {"finished_at", r.finished_at},
          {"wall_seconds", r.wall_seconds}};
   if (r.stopped_step) j["stopped_step"] = *r.stopped_step;
-  line(j.dump());
+  line(j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter, int jobs,
@@ -142,9 +150,7 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
     } else if (event == "finished") {
       CaseReport r;
       r.c = w.c;
-      const std::string s = j["status"].get<std::string>();
-      for (CaseStatus candidate : {CaseStatus::finished, CaseStatus::failed, CaseStatus::diverged, CaseStatus::killed})
-        if (s == to_string(candidate)) r.status = candidate;
+      r.status = case_status_from(j["status"].get<std::string>());
       r.message = j["message"].get<std::string>();
       if (j.contains("stopped_step")) r.stopped_step = j["stopped_step"].get<std::int64_t>();
       for (const auto& v : j["summary"]) r.summary.push_back({v[0].get<std::string>(), v[1].get<std::string>(), number(v[2])});

@@ -14,6 +14,9 @@
 
 namespace rpcbench {
 
+// The descriptor a worker writes its events to (its stdout goes to the parent's stderr).
+inline constexpr int kEventsDescriptor = 3;
+
 // The worker's side: every event as one JSON line (non-finite numbers as "nan", "inf", "-inf").
 class PipeReporter : public Reporter {
  public:

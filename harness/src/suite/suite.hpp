@@ -125,6 +125,15 @@ inline const std::string& objective_label(const Case& c) {
 // Gates from a resolved suite's canonical JSON (as stored in runs.resolved_suite).
 std::vector<Gate> gates_from_resolved(const std::string& resolved_text);
 
+// Case keys are "dataset=D/objective=O[/AXIS=VALUE…]/repeat=R", components in that order; a
+// group is a key without its repeat. Labels and axis keys hold no '/' or '='.
+std::string case_group(const std::string& key);
+// The value of component `name` ("objective", an axis key) in a key or group; "" when absent.
+std::string key_component(const std::string& key, const std::string& name);
+// The key or group with component `name` set to `value` (it must be there), or removed when
+// `value` is empty.
+std::string with_component(const std::string& key, const std::string& name, const std::string& value);
+
 // A parameter value as it appears in case keys: the shortest text that reads back the same.
 std::string param_value_text(const ParamValue& v);
 

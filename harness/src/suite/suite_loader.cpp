@@ -2,6 +2,7 @@
 
 #include "tasks/task.hpp"
 #include "util/errors.hpp"
+#include "util/format.hpp"
 #include "util/hash.hpp"
 
 #include <fmt/format.h>
@@ -315,7 +316,10 @@ class Loader {
         if (v == nullptr) continue;
         if (!v->is_number()) fail_at(v, std::string("'") + key + "' in " + context + " must be a number, got " + type_name(*v));
         const double x = v->is_integer() ? static_cast<double>(v->as_integer()->get()) : v->as_floating_point()->get();
-        if (!(x >= 0.0)) fail_at(v, std::string("'") + key + "' in " + context + " must be >= 0");
+        if (!(x >= 0.0) || !std::isfinite(x))
+          fail_at(v, std::string("'") + key + "' in " + context + " must be a finite number >= 0 (a gate that can never fire is no gate)");
+        if (std::string(key) == "alpha" && !(x > 0.0 && x < 1.0))
+          fail_at(v, "'alpha' in " + context + " must be in (0, 1), got " + format_general(x));
         if (std::string(key) == "abs_tolerance") g.abs_tolerance = x;
         else if (std::string(key) == "rel_tolerance") g.rel_tolerance = x;
         else g.alpha = x;
@@ -329,7 +333,8 @@ class Loader {
       }
       if (const toml::node* v = t.get("objectives")) {
         const toml::array* labels = v->as_array();
-        if (labels == nullptr) fail_at(v, "'objectives' in " + context + " must be an array of objective labels");
+        if (labels == nullptr || labels->empty())
+          fail_at(v, "'objectives' in " + context + " must be a non-empty array of objective labels (leave it out for all)");
         for (const toml::node& label : *labels) {
           if (!label.is_string()) fail_at(&label, "'objectives' in " + context + " must hold strings");
           g.objectives.push_back(label.as_string()->get());
@@ -369,6 +374,8 @@ class Loader {
       if (key == "repeats") {
         if (!node->is_integer() || node->as_integer()->get() < 1)
           fail_at(node, "'repeats' in [sweep] must be an integer >= 1 (seeds per grid point)");
+        if (repeats_set_in_suite_)
+          fail_at(key_source, "'repeats' is set both in [suite] (or a profile's [suite]) and in [sweep]: set it in one place");
         suite.repeats = node->as_integer()->get();
         continue;
       }
@@ -423,6 +430,11 @@ class Loader {
                                 " or objectives." + axis.name);
       axis.target = found[0].first;
       const ParamDecl& decl = *found[0].second;
+      for (const SweepAxis& other : suite.sweep)
+        if (other.target == axis.target && other.name == axis.name &&
+            (other.objective_label.empty() || axis.objective_label.empty() || other.objective_label == axis.objective_label))
+          fail_at(key_source, "[sweep] '" + key + "' and '" + other.key + "' both set parameter '" + axis.name +
+                                  "': one axis per parameter (case keys would not say what ran)");
       if (!node->is_array() || node->as_array()->empty())
         fail_at(node, "[sweep] '" + key + "' must be a non-empty array of values, got " +
                           (node->is_array() ? std::string("an empty array") : type_name(*node)));
@@ -492,6 +504,7 @@ class Loader {
   const PluginRegistry& registry_;
   const TaskCatalog& tasks_;
   mutable std::map<std::string, Layers> tables_by_owner_;
+  mutable bool repeats_set_in_suite_ = false;
 };
 
 json to_json(const ParamValue& v) {
@@ -546,6 +559,7 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.seed = static_cast<std::uint64_t>(get_int(head, "seed", "[suite]", 0, 0));
   if (options.seed) suite.seed = *options.seed;
   suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
+  repeats_set_in_suite_ = head.get("repeats") != nullptr;
   suite.threads = get_int(head, "threads", "[suite]", 0, 0);
   if (const toml::node* e = head.get("evidence")) {
     // The claims of `harness claims` these results bear on.
@@ -675,6 +689,38 @@ Suite Loader::load(const SuiteOptions& options) {
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string> components(const std::string& key) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0;;) {
+    const auto slash = key.find('/', start);
+    out.push_back(key.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) return out;
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+std::string case_group(const std::string& key) { return with_component(key, "repeat", ""); }
+
+std::string key_component(const std::string& key, const std::string& name) {
+  for (const auto& c : components(key))
+    if (c.size() > name.size() && c.compare(0, name.size(), name) == 0 && c[name.size()] == '=') return c.substr(name.size() + 1);
+  return "";
+}
+
+std::string with_component(const std::string& key, const std::string& name, const std::string& value) {
+  std::string out;
+  for (const auto& c : components(key)) {
+    const bool match = c.size() > name.size() && c.compare(0, name.size(), name) == 0 && c[name.size()] == '=';
+    if (match && value.empty()) continue;
+    out += (out.empty() ? "" : "/") + (match ? name + "=" + value : c);
+  }
+  return out;
+}
+
 std::string param_value_text(const ParamValue& v) {
   if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
@@ -687,6 +733,7 @@ std::string param_value_text(const ParamValue& v) {
 
 std::vector<std::filesystem::path> suite_group_members(const std::filesystem::path& path) {
   std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(path, ec);
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path.string() + ": suite file does not exist or is not a file");
   toml::table root;
@@ -715,7 +762,22 @@ std::vector<std::filesystem::path> suite_group_members(const std::filesystem::pa
     if (!item.is_string()) fail(item, "'members' must hold suite file names (strings)");
     const std::filesystem::path member = path.parent_path() / item.as_string()->get();
     if (!std::filesystem::is_regular_file(member, ec)) fail(item, "member suite '" + member.string() + "' does not exist");
-    if (!suite_group_members(member).empty()) fail(item, "member '" + member.string() + "' is itself a group");
+    const auto member_canonical = std::filesystem::weakly_canonical(member, ec);
+    if (member_canonical == canonical) fail(item, "a group cannot list itself");
+    for (const auto& earlier : paths)
+      if (std::filesystem::weakly_canonical(earlier, ec) == member_canonical)
+        fail(item, "member '" + member.string() + "' is listed twice");
+    // Groups do not nest (so no cycle can form): a member is an ordinary suite.
+    const toml::table member_root = [&] {
+      try {
+        return toml::parse_file(member.string());
+      } catch (const toml::parse_error& e) {
+        throw InputError(member.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                         std::to_string(e.source().begin.column) + ": TOML syntax error: " + std::string(e.description()));
+      }
+    }();
+    if (const toml::table* member_head = member_root["suite"].as_table(); member_head && member_head->get("members"))
+      fail(item, "member '" + member.string() + "' is itself a group (groups do not nest)");
     paths.push_back(member);
   }
   return paths;

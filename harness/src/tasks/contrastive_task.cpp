@@ -153,10 +153,17 @@ class ContrastiveTask : public Task {
           spec.input.x_shape.size() != 3)
         throw InputError(suite.path.string() + ": task 'contrastive' needs a labelled image dataset with train and "
                          "test splits; dataset '" + d.label + "' is not one");
-      for (const Params* each : task_param_sets(suite))
-        if (spec.split_sizes.at("train") < each->get_int("batch_size"))
+      // Every batch size a case can get: the suite's, each objective's own, each grid value.
+      std::vector<std::int64_t> sizes;
+      for (const Params* each : task_param_sets(suite)) sizes.push_back(each->get_int("batch_size"));
+      for (const SweepAxis& axis : suite.sweep)
+        if (axis.target == SweepAxis::Target::task && axis.name == "batch_size")
+          for (const ParamValue& v : axis.values) sizes.push_back(std::get<std::int64_t>(v));
+      for (std::int64_t size : sizes)
+        if (spec.split_sizes.at("train") < size)
           throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " +
-                           std::to_string(spec.split_sizes.at("train")) + " training images, fewer than batch_size");
+                           std::to_string(spec.split_sizes.at("train")) + " training images, fewer than a batch of " +
+                           std::to_string(size) + ": no training step would run");
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);

@@ -86,7 +86,8 @@ class MiTask : public Task {
       // that MI: a level that comes back later would overwrite an earlier one's.
       std::set<std::string> seen;
       std::string current;
-      for (std::int64_t step = 0; step < spec.stream_steps; ++step) {
+      // (Bounded, so that listing a suite stays instant: 10^7 steps is beyond a CPU's day anyway.)
+      for (std::int64_t step = 0; step < std::min<std::int64_t>(spec.stream_steps, 10'000'000); ++step) {
         const std::string scope = level_scope(dataset->true_mi(step));
         if (scope == current) continue;
         if (!seen.insert(scope).second)
@@ -226,22 +227,28 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     }
     begin = step;
   }
-  // Headline numbers over the completed levels.
+  // Headline numbers over the levels, only when every level completed: a case that diverged after
+  // the easy levels must not look better than one that finished the hard ones.
   double abs_bias = 0.0, variance = 0.0;
-  int levels = 0;
+  std::size_t levels = 0;
   for (const auto& v : outcome.summary) {
     if (v.name == "bias") abs_bias += std::abs(v.value), ++levels;
     if (v.name == "variance") variance += v.value;
   }
-  if (levels > 0) {
-    outcome.summary.push_back({"", "mean_abs_bias", abs_bias / levels});
-    outcome.summary.push_back({"", "mean_variance", variance / levels});
-  }
+  const bool complete = static_cast<std::int64_t>(estimates.size()) == total && levels > 0;
+  outcome.summary.push_back({"", "mean_abs_bias", complete ? abs_bias / static_cast<double>(levels) : NAN});
+  outcome.summary.push_back({"", "mean_variance", complete ? variance / static_cast<double>(levels) : NAN});
   add_stability_summary(outcome.summary, losses, estimates, grad_norms,
                         static_cast<std::size_t>(tp.get_int("stability_window")),
                         outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
-  // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound).
-  for (const auto& [name, value] : last_diagnostics) outcome.summary.push_back({"", name, value});
+  // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound). A diagnostic
+  // named like one of the task's own summaries is kept under "objective_<name>".
+  for (const auto& [name, value] : last_diagnostics) {
+    const bool taken = std::any_of(outcome.summary.begin(), outcome.summary.end(),
+                                   [&](const SummaryValue& v) { return v.group.empty() && v.name == name; }) ||
+                       name == "steps" || name == "final_loss" || name == "steps_per_second";
+    outcome.summary.push_back({"", taken ? "objective_" + name : name, value});
+  }
   outcome.summary.push_back({"", "steps", static_cast<double>(estimates.size())});
   outcome.summary.push_back({"", "final_loss", losses.empty() ? NAN : losses.back()});
   outcome.summary.push_back({"", "steps_per_second", seconds > 0 ? estimates.size() / seconds : 0.0});
