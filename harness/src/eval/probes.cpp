@@ -7,8 +7,9 @@ namespace rpcbench {
 double linear_probe_top1(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
                          const torch::Tensor& test_y, std::int64_t classes, const LinearProbeConfig& cfg,
                          at::Generator& gen) {
-  const torch::Tensor mean = train_x.mean(0, true);
-  const torch::Tensor std = train_x.std(0, /*unbiased=*/false, true).clamp_min(1e-6);
+  const torch::Tensor mean = cfg.standardize ? train_x.mean(0, true) : torch::zeros({1, train_x.size(1)}, train_x.options());
+  const torch::Tensor std =
+      cfg.standardize ? train_x.std(0, /*unbiased=*/false, true).clamp_min(1e-6) : torch::ones_like(mean);
   const torch::Tensor xtr = (train_x - mean) / std, xte = (test_x - mean) / std;
   const auto options = train_x.options();
   torch::Tensor w = torch::zeros({train_x.size(1), classes}, options).requires_grad_(true);

@@ -10,6 +10,7 @@ struct LinearProbeConfig {
   double learning_rate = 1e-2;  // Adam
   double weight_decay = 1e-6;
   std::int64_t batch_size = 256;
+  bool standardize = true;  // scale features by the training mean and std first
 };
 
 // Multinomial logistic regression on features standardised with the training mean and std.
