@@ -1,6 +1,7 @@
 #include "eval/probes.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rpcbench {
 
@@ -17,6 +18,9 @@ double linear_probe_top1(const torch::Tensor& train_x, const torch::Tensor& trai
   torch::optim::Adam adam({w, b}, torch::optim::AdamOptions(cfg.learning_rate).weight_decay(cfg.weight_decay));
   const std::int64_t n = xtr.size(0);
   for (std::int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    if (cfg.cosine)
+      for (auto& group : adam.param_groups())
+        group.options().set_lr(cfg.learning_rate * 0.5 * (1.0 + std::cos(M_PI * epoch / static_cast<double>(cfg.epochs))));
     const torch::Tensor order = torch::randperm(n, gen, torch::kLong).to(xtr.device());
     for (std::int64_t start = 0; start < n; start += cfg.batch_size) {
       const torch::Tensor idx = order.narrow(0, start, std::min(cfg.batch_size, n - start));

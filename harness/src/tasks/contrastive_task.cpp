@@ -74,8 +74,8 @@ class ContrastiveTask : public Task {
         p("validation_fraction", ParamType::real, "0.0",
           "hold out this fraction of train (a fixed subset) to score the probes instead of test: for tuning"),
         p("eval_every", ParamType::integer, "0", "evaluate every K epochs (0: only after the last)"),
-        p("linear_epochs", ParamType::integer, "30", "linear probe epochs (Adam)"),
-        p("linear_lr", ParamType::real, "1e-2", "linear probe learning rate"),
+        p("linear_epochs", ParamType::integer, "30", "linear probe epochs (Adam, rate cosine-decayed to 0)"),
+        p("linear_lr", ParamType::real, "1e-2", "linear probe peak learning rate"),
         p("linear_weight_decay", ParamType::real, "1e-6", "linear probe weight decay"),
         p("knn_k", ParamType::integer, "200", "kNN neighbours"),
         p("knn_temperature", ParamType::real, "0.1", "kNN vote temperature"),
@@ -390,6 +390,18 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   return outcome;
 }
 
+std::string param_text(const ParamValue& v) {
+  if (const bool* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const std::int64_t* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const double* d = std::get_if<double>(&v)) {
+    std::ostringstream os;
+    os << *d;
+    return os.str();
+  }
+  if (const std::string* t = std::get_if<std::string>(&v)) return *t;
+  return "[…]";
+}
+
 std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::vector<CaseReport>& cases) const {
   std::vector<ResultTable> tables;
   const Params& tp = suite.task_params;
@@ -415,9 +427,20 @@ std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::
     note << "protocol: " << tp.get_int("epochs") << " epoch(s), batch " << tp.get_int("batch_size") << " (2N views), "
          << tp.get_string("optimizer") << " lr " << tp.get_double("learning_rate") << ", T " << tp.get_double("temperature")
          << (tp.get_bool("normalize") ? " (normalised z)" : " (unnormalised z)") << "; linear probe: standardised "
-         << "features, " << tp.get_int("linear_epochs") << " epochs Adam lr " << tp.get_double("linear_lr")
+         << "features, " << tp.get_int("linear_epochs") << " epochs Adam lr " << tp.get_double("linear_lr") << " cosine-decayed"
          << "; kNN: k " << tp.get_int("knn_k") << ", cosine, T " << tp.get_double("knn_temperature");
     t.notes.push_back(note.str());
+    // Objectives with their own task settings (tuned temperatures, RPC's unnormalised scores).
+    std::ostringstream own;
+    for (const auto& o : suite.objectives) {
+      if (!o.task_params) continue;
+      std::string changed;
+      for (const auto& [key, value] : o.task_params->values())
+        if (!(tp.values().count(key) != 0 && tp.values().at(key) == value))
+          changed += (changed.empty() ? "" : ", ") + key + " " + param_text(value);
+      if (!changed.empty()) own << (own.tellp() > 0 ? "; " : "") << o.label << ": " << changed;
+    }
+    if (own.tellp() > 0) t.notes.push_back("per-objective task settings: " + own.str());
     tables.push_back(std::move(t));
   }
   return tables;
