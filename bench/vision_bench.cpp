@@ -2,6 +2,7 @@
 // never be the bottleneck: compare images/s of the two.
 #include "augment/simclr_augment.hpp"
 #include "bench_support.hpp"
+#include "tasks/view_pairs.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -41,16 +42,11 @@ void BM_ContrastiveTrainStep(benchmark::State& state) {
   torch::optim::Adam adam(params, torch::optim::AdamOptions(1e-3).weight_decay(1e-6));
   auto gen = at::detail::createCPUGenerator(2);
   const torch::Tensor views = torch::rand({2 * n, 1, 28, 28}, gen);
-  const torch::Tensor idx = torch::arange(2 * n, torch::kLong), positive_of = (idx + n) % (2 * n);
-  torch::Tensor mask = torch::ones({2 * n, 2 * n}, torch::kBool);
-  mask.index_put_({idx, idx}, false);
-  mask.index_put_({idx, positive_of}, false);
   for (auto _ : state) {
     const torch::Tensor z = torch::nn::functional::normalize(head->forward(encoder->encode(views)),
                                                              torch::nn::functional::NormalizeFuncOptions().dim(1));
-    const torch::Tensor s = torch::matmul(z, z.t()) / 0.5;
-    const ObjectiveResult r =
-        objective->evaluate(s.gather(1, positive_of.unsqueeze(1)).squeeze(1), s.masked_select(mask).view({2 * n, 2 * n - 2}));
+    const ViewPairScores pairs = split_view_scores(torch::matmul(z, z.t()) / 0.5);  // the task's layout
+    const ObjectiveResult r = objective->evaluate(pairs.pos, pairs.neg);
     adam.zero_grad();
     r.loss.backward();
     adam.step();

@@ -33,7 +33,7 @@ mutants=(
   "window-bias-sign|harness/src/stats/window_stats.cpp|s.bias = s.mean - truth;|s.bias = truth - s.mean;|stats_test|WindowStats"
   "gradient-norm-squared|harness/src/tasks/task.hpp|torch::stack(squares).sum().sqrt()|torch::stack(squares).sum()|tasks_test|MiTask"
   "staircase-rho|plugins/datasets/gaussian_staircase/gaussian_staircase.cpp|xt::exp(-2.0 * target / d)|xt::exp(-1.0 * target / d)|datasets_test|GaussianStaircase"
-  "contrastive-positive-of-another-image|harness/src/tasks/contrastive_task.cpp|const torch::Tensor positive_of = (idx + n) % (2 * n);|const torch::Tensor positive_of = (idx + n + 1) % (2 * n);|cli_test|CliVision.QuickProfile"
+  "contrastive-positive-of-another-image|harness/src/tasks/view_pairs.cpp|const torch::Tensor positive_of = (idx + n) % views;|const torch::Tensor positive_of = (idx + n + 1) % views;|tasks_test|ViewPairs"
   "mann-whitney-tail|harness/src/stats/two_sample.cpp|if (std::abs(sum - expected) >= distance) extreme += 1.0;|if (std::abs(sum - expected) > distance + 1) extreme += 1.0;|compare_test|Statistics|Compare"
   "gate-verdict-swapped|harness/src/compare/compare.cpp|worse ? Verdict::regression : Verdict::improvement|worse ? Verdict::improvement : Verdict::regression|compare_test|Compare"
   "gate-ignores-status|harness/src/compare/compare.cpp|if (any_gate && base_finished && unfinished != cand.statuses.end())|if (false && any_gate && base_finished)|compare_test|Compare"

@@ -284,6 +284,28 @@ TEST(CliVision, QuickProfileRecordsTheControlAndAccuracies) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'rpc' AND config_text LIKE '%\"normalize\":false%' "
                       "AND config_text LIKE '%\"temperature\":128.0%'"),
             1);
+
+  // Training learned. Every objective finds each anchor's positive among the 2N − 1 candidates
+  // far more often than chance (1/(2N − 1) < 0.4 %), which a wrong pair layout cannot; InfoNCE's
+  // loss ends well below chance, log(2N − 1); and every trained encoder beats the untrained
+  // control on the linear probe (InfoNCE on kNN too).
+  auto value = [&](const std::string& objective, const std::string& name) {
+    Database d(db, Database::Mode::read_only);
+    auto q = d.prepare("SELECT s.value FROM summaries s JOIN cases c USING (case_id) WHERE s.scope = '' AND c.objective = '" +
+                       objective + "' AND s.name = '" + name + "'");
+    EXPECT_TRUE(q.step()) << objective << " " << name;
+    return q.column_double(0);
+  };
+  const std::int64_t n = count(db, "SELECT json_extract(config_text, '$.task_params.batch_size') FROM cases WHERE objective = 'infonce'");
+  ASSERT_GE(n, 2);
+  const double control_linear = value("random_init", "linear_top1"), control_knn = value("random_init", "knn_top1");
+  for (const char* objective : {"rpc", "infonce", "js", "nwj", "dv", "chi2"}) {
+    SCOPED_TRACE(objective);
+    EXPECT_GT(value(objective, "final_pair_top1"), 0.2);
+    EXPECT_GT(value(objective, "linear_top1"), control_linear);
+  }
+  EXPECT_LT(value("infonce", "final_loss"), 0.6 * std::log(2.0 * n - 1.0));
+  EXPECT_GT(value("infonce", "knn_top1"), control_knn);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
+#include <cmath>
+
 namespace rpcbench {
 namespace {
 
@@ -51,6 +53,43 @@ TEST(Critics, ConcatEqualsAnMlpOnEveryConcatenatedPair) {
       const torch::Tensor h = torch::tanh(torch::matmul(w, torch::cat({x[j], y[i]})) + b);
       const torch::Tensor h2 = torch::tanh(torch::matmul(params["tail.0.weight"], h) + params["tail.0.bias"]);
       const torch::Tensor f = torch::matmul(params["tail.2.weight"], h2) + params["tail.2.bias"];
+      EXPECT_NEAR(fast[i][j].item<double>(), f.item<double>(), 1e-5) << i << "," << j;
+    }
+}
+
+// The paper's concat critic, Linear(40, 512) first: the split layer is that layer. Loaded with a
+// real Linear(40, 512)'s weights it gives its outputs, and its own initial weights have that
+// layer's statistics (PyTorch's U(±1/√40), not U(±1/√20)).
+TEST(Critics, ConcatSplitLayerIsTheFullFirstLayer) {
+  torch::manual_seed(3);
+  auto critic = make("concat", {{"hidden", std::int64_t{512}}, {"layers", std::int64_t{1}},
+                                {"activation", std::string("relu")}});
+  auto params = critic->module().named_parameters();
+  torch::nn::Linear full(40, 512);
+  const double bound = 1.0 / std::sqrt(40.0);
+  for (const auto& [name, t] : {std::pair<std::string, torch::Tensor>{"weight", full->weight}, {"bias", full->bias}}) {
+    SCOPED_TRACE(name);
+    const torch::Tensor split = name == "weight" ? torch::cat({params["first_x.weight"], params["first_y.weight"]}, 1)
+                                                 : params["first_x.bias"];
+    ASSERT_EQ(split.sizes(), t.sizes());
+    EXPECT_LE(split.abs().max().item<double>(), bound);
+    EXPECT_GT(split.abs().max().item<double>(), 0.98 * bound);
+    EXPECT_NEAR(split.std().item<double>() / t.std().item<double>(), 1.0, name == "weight" ? 0.02 : 0.1);
+    EXPECT_NEAR(split.std().item<double>(), bound / std::sqrt(3.0), bound / std::sqrt(3.0) * (name == "weight" ? 0.02 : 0.1));
+  }
+
+  {
+    torch::NoGradGuard no_grad;
+    params["first_x.weight"].copy_(full->weight.narrow(1, 0, 20));
+    params["first_y.weight"].copy_(full->weight.narrow(1, 20, 20));
+    params["first_x.bias"].copy_(full->bias);
+  }
+  const torch::Tensor x = torch::randn({6, 20}), y = torch::randn({6, 20});
+  const torch::Tensor fast = critic->score_matrix(x, y);
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      const torch::Tensor h = torch::relu(full->forward(torch::cat({x[j], y[i]}).unsqueeze(0)));
+      const torch::Tensor f = torch::matmul(h, params["tail.0.weight"].t()) + params["tail.0.bias"];
       EXPECT_NEAR(fast[i][j].item<double>(), f.item<double>(), 1e-5) << i << "," << j;
     }
 }

@@ -36,6 +36,40 @@ TEST(Probes, FeaturesWithoutInformationGiveChance) {
   EXPECT_NEAR(knn_top1(xtr, ytr, xte, yte, 3, 20, 0.1), 1.0 / 3.0, 0.07);
 }
 
+// Separable features, but labels drawn independently of them: nothing to learn, on either probe,
+// however well the training labels are fitted.
+TEST(Probes, RandomLabelsOnSeparableFeaturesGiveChance) {
+  auto [xtr, ignored_train] = blobs(900, 10);
+  auto [xte, ignored_test] = blobs(900, 11);
+  auto gen = at::detail::createCPUGenerator(12);
+  const torch::Tensor ytr = torch::randint(3, {900}, gen, torch::kLong), yte = torch::randint(3, {900}, gen, torch::kLong);
+  LinearProbeConfig cfg;
+  cfg.epochs = 20;
+  EXPECT_NEAR(linear_probe_top1(xtr, ytr, xte, yte, 3, cfg, gen), 1.0 / 3.0, 0.07);
+  EXPECT_NEAR(knn_top1(xtr, ytr, xte, yte, 3, 20, 0.1), 1.0 / 3.0, 0.07);
+}
+
+// Ten classes, separable only jointly (class = the argmax of a random projection, points within a
+// margin of a boundary dropped), features on scales from 1e-3 to 1e3: the standardised probe
+// still finds the boundaries.
+TEST(Probes, LinearlySeparableTenClassesOnMixedScales) {
+  auto gen = at::detail::createCPUGenerator(13);
+  const torch::Tensor w = torch::randn({16, 10}, gen);
+  const torch::Tensor scale = torch::logspace(-3, 3, 16);
+  auto make = [&](std::int64_t n) {
+    const torch::Tensor x = torch::randn({n, 16}, gen);
+    const auto [top, label] = torch::matmul(x, w).topk(2, 1);
+    const torch::Tensor keep = (top.select(1, 0) - top.select(1, 1)).gt(1.0).nonzero().squeeze(1);
+    return std::make_pair(x.index_select(0, keep) * scale, label.select(1, 0).index_select(0, keep));
+  };
+  const auto [xtr, ytr] = make(8000);
+  const auto [xte, yte] = make(2000);
+  ASSERT_GT(xte.size(0), 500);
+  LinearProbeConfig cfg;
+  cfg.epochs = 30;
+  EXPECT_GT(linear_probe_top1(xtr, ytr, xte, yte, 10, cfg, gen), 0.98);
+}
+
 TEST(Probes, SameGeneratorSeedSameAccuracy) {
   const auto [xtr, ytr] = blobs(300, 7);
   const auto [xte, yte] = blobs(100, 8);

@@ -93,6 +93,35 @@ TEST_F(SuiteLoader, ProfileOverridesTaskDatasetsAndOneObjective) {
   EXPECT_NE(s.resolved_hash, load(kValid).resolved_hash);
 }
 
+TEST_F(SuiteLoader, ProfileWithItsOwnObjectiveListReplacesTheSuites) {
+  const std::string text = std::string(kValid) + R"toml(
+[profiles.grid]
+description = "one entry per grid point"
+
+[[profiles.grid.objectives]]
+plugin = "rpc"
+label = "rpc-b0.1"
+beta = 0.1
+
+[[profiles.grid.objectives]]
+plugin = "rpc"
+label = "rpc-b0.2"
+beta = 0.2
+task = { learning_rate = 0.01 }
+)toml";
+  const Suite s = load(text, "grid");
+  ASSERT_EQ(s.objectives.size(), 2u);
+  EXPECT_EQ(s.objectives[0].label, "rpc-b0.1");
+  EXPECT_DOUBLE_EQ(s.objectives[1].params.get_double("beta"), 0.2);
+  EXPECT_FALSE(s.objectives[0].task_params.has_value());
+  ASSERT_TRUE(s.objectives[1].task_params.has_value());
+  EXPECT_DOUBLE_EQ(s.objectives[1].task_params->get_double("learning_rate"), 0.01);
+  EXPECT_EQ(load(text).objectives.size(), 2u);  // the default profile keeps the suite's list
+  EXPECT_EQ(load(text).objectives[1].label, "infonce");
+  const std::string duplicate = replace(text, "label = \"rpc-b0.2\"", "label = \"rpc-b0.1\"");
+  EXPECT_NE(error(duplicate, "grid").find("duplicate label 'rpc-b0.1'"), std::string::npos);
+}
+
 TEST_F(SuiteLoader, CaseSeedsDoNotShiftWhenACaseIsAdded) {
   const auto before = expand_cases(load(kValid));
   const auto after = expand_cases(load(replace(kValid, "[[objectives]]\nplugin = \"infonce\"",

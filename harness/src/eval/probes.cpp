@@ -1,14 +1,16 @@
 #include "eval/probes.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rpcbench {
 
 double linear_probe_top1(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
                          const torch::Tensor& test_y, std::int64_t classes, const LinearProbeConfig& cfg,
                          at::Generator& gen) {
-  const torch::Tensor mean = train_x.mean(0, true);
-  const torch::Tensor std = train_x.std(0, /*unbiased=*/false, true).clamp_min(1e-6);
+  const torch::Tensor mean = cfg.standardize ? train_x.mean(0, true) : torch::zeros({1, train_x.size(1)}, train_x.options());
+  const torch::Tensor std =
+      cfg.standardize ? train_x.std(0, /*unbiased=*/false, true).clamp_min(1e-6) : torch::ones_like(mean);
   const torch::Tensor xtr = (train_x - mean) / std, xte = (test_x - mean) / std;
   const auto options = train_x.options();
   torch::Tensor w = torch::zeros({train_x.size(1), classes}, options).requires_grad_(true);
@@ -16,6 +18,9 @@ double linear_probe_top1(const torch::Tensor& train_x, const torch::Tensor& trai
   torch::optim::Adam adam({w, b}, torch::optim::AdamOptions(cfg.learning_rate).weight_decay(cfg.weight_decay));
   const std::int64_t n = xtr.size(0);
   for (std::int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    if (cfg.cosine)
+      for (auto& group : adam.param_groups())
+        group.options().set_lr(cfg.learning_rate * 0.5 * (1.0 + std::cos(M_PI * epoch / static_cast<double>(cfg.epochs))));
     const torch::Tensor order = torch::randperm(n, gen, torch::kLong).to(xtr.device());
     for (std::int64_t start = 0; start < n; start += cfg.batch_size) {
       const torch::Tensor idx = order.narrow(0, start, std::min(cfg.batch_size, n - start));

@@ -593,8 +593,14 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.datasets = resolve_list(PluginKind::dataset, root, "datasets",
                                 profile_part(profile, "datasets", profile_name), nullptr);
   std::vector<const toml::node*> task_overrides;
-  suite.objectives = resolve_list(PluginKind::objective, root, "objectives", nullptr,
-                                  profile_part(profile, "objectives", profile_name), &task_overrides);
+  // A profile's [[profiles.P.objectives]] array replaces the suite's list (e.g. a tuning grid, one
+  // labelled entry per point); a [profiles.P.objectives.LABEL] table overrides one entry's keys.
+  const toml::node* own_objectives = profile != nullptr ? profile->get("objectives") : nullptr;
+  if (own_objectives != nullptr && own_objectives->is_array())
+    suite.objectives = resolve_list(PluginKind::objective, *profile, "objectives", nullptr, nullptr, &task_overrides);
+  else
+    suite.objectives = resolve_list(PluginKind::objective, root, "objectives", nullptr,
+                                    profile_part(profile, "objectives", profile_name), &task_overrides);
   for (std::size_t i = 0; i < task_overrides.size(); ++i) {
     const toml::node* o = task_overrides[i];
     if (o == nullptr) continue;

@@ -1,12 +1,17 @@
 // The `contrastive` task: SimCLR-style pretraining. Each batch of N images gives 2N augmented
 // views; encoder → h, projection head → z; scores z·z'/T (z L2-normalised or not); anchor a's
-// positive is the other view of its image, its 2N − 2 negatives the remaining views. Any
-// objective plugin gives the loss. Evaluation on frozen h: a linear probe and kNN, top-1 on the
-// test split. A `random_init` control (the same encoder, untrained) runs beside the objectives.
+// positive is the other view of its image, its 2N − 2 negatives the remaining views
+// (tasks/view_pairs.hpp). Any objective plugin gives the loss. Evaluation on frozen h: a linear
+// probe and kNN, top-1 on the test split (or on a validation split held out of train, for
+// tuning). A `random_init` control (the same encoder, untrained) runs beside the objectives.
 #include "augment/simclr_augment.hpp"
 #include "eval/probes.hpp"
+#include "optim/lars.hpp"
+#include "optim/lr_schedule.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
+#include "tasks/validation_split.hpp"
+#include "tasks/view_pairs.hpp"
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
@@ -38,50 +43,6 @@ torch::nn::Sequential make_head(std::int64_t in, std::int64_t hidden, std::int64
   return head;
 }
 
-// LARS (You et al. 2017) over SGD with momentum: each parameter's step is scaled by
-// trust · ‖w‖ / (‖g‖ + wd·‖w‖). Biases and BN parameters (1-d) are left unadapted and undecayed,
-// as in SimCLR.
-class Lars {
- public:
-  Lars(std::vector<torch::Tensor> params, double momentum, double weight_decay, double trust = 1e-3)
-      : params_(std::move(params)), momentum_(momentum), weight_decay_(weight_decay), trust_(trust) {}
-  void zero_grad() {
-    for (auto& p : params_)
-      if (p.grad().defined()) p.grad().zero_();
-  }
-  void save(torch::serialize::OutputArchive& out) const {
-    for (std::size_t i = 0; i < buffers_.size(); ++i)
-      if (buffers_[i].defined()) out.write("lars_momentum_" + std::to_string(i), buffers_[i]);
-  }
-  void load(torch::serialize::InputArchive& in) {
-    buffers_.resize(params_.size());
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      torch::Tensor t;
-      if (in.try_read("lars_momentum_" + std::to_string(i), t)) buffers_[i] = t;
-    }
-  }
-  void step(double lr) {
-    torch::NoGradGuard no_grad;
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      torch::Tensor& p = params_[i];
-      if (!p.grad().defined()) continue;
-      torch::Tensor g = p.grad();
-      if (p.dim() > 1) {
-        g = g + weight_decay_ * p;
-        const double w_norm = p.norm().item<double>(), g_norm = g.norm().item<double>();
-        if (w_norm > 0 && g_norm > 0) g = g * (trust_ * w_norm / g_norm);
-      }
-      if (buffers_.size() <= i) buffers_.resize(params_.size());
-      buffers_[i] = buffers_[i].defined() ? buffers_[i].mul_(momentum_).add_(g) : g.clone();
-      p.add_(buffers_[i], -lr);
-    }
-  }
-
- private:
-  std::vector<torch::Tensor> params_, buffers_;
-  double momentum_, weight_decay_, trust_;
-};
-
 class ContrastiveTask : public Task {
  public:
   std::string name() const override { return "contrastive"; }
@@ -111,9 +72,11 @@ class ContrastiveTask : public Task {
         p("jitter_strength", ParamType::real, "0.5", "SimCLR jitter strength s (0.8s, 0.8s, 0.8s, 0.2s)"),
         p("gray_p", ParamType::real, "0.2", "random grayscale probability (RGB only)"),
         p("blur_p", ParamType::real, "0.0", "Gaussian blur probability (SimCLR: 0 on CIFAR, 0.5 on ImageNet)"),
+        p("validation_fraction", ParamType::real, "0.0",
+          "hold out this fraction of train (a fixed subset) to score the probes instead of test: for tuning"),
         p("eval_every", ParamType::integer, "0", "evaluate every K epochs (0: only after the last)"),
-        p("linear_epochs", ParamType::integer, "30", "linear probe epochs (Adam)"),
-        p("linear_lr", ParamType::real, "1e-2", "linear probe learning rate"),
+        p("linear_epochs", ParamType::integer, "30", "linear probe epochs (Adam, rate cosine-decayed to 0)"),
+        p("linear_lr", ParamType::real, "1e-2", "linear probe peak learning rate"),
         p("linear_weight_decay", ParamType::real, "1e-6", "linear probe weight decay"),
         p("knn_k", ParamType::integer, "200", "kNN neighbours"),
         p("knn_temperature", ParamType::real, "0.1", "kNN vote temperature"),
@@ -155,15 +118,26 @@ class ContrastiveTask : public Task {
                          "test splits; dataset '" + d.label + "' is not one");
       // Every batch size a case can get: the suite's, each objective's own, each grid value.
       std::vector<std::int64_t> sizes;
-      for (const Params* each : task_param_sets(suite)) sizes.push_back(each->get_int("batch_size"));
+      for (const Params* each : task_param_sets(suite)) {
+        sizes.push_back(each->get_int("batch_size"));
+        const double fraction = each->get_double("validation_fraction");
+        if (fraction > 0 && eval_splits(spec, fraction).eval.size(0) == 0)
+          each->fail("validation_fraction", "holds out no image of dataset '" + d.label + "' (" +
+                                                std::to_string(spec.split_sizes.at("train")) + " training images)");
+      }
       for (const SweepAxis& axis : suite.sweep)
         if (axis.target == SweepAxis::Target::task && axis.name == "batch_size")
           for (const ParamValue& v : axis.values) sizes.push_back(std::get<std::int64_t>(v));
+      // The largest hold-out any case asks for leaves the fewest images to train on.
+      double largest_fraction = 0;
+      for (const Params* each : task_param_sets(suite))
+        largest_fraction = std::max(largest_fraction, each->get_double("validation_fraction"));
+      const std::int64_t trainable = eval_splits(spec, largest_fraction).train.size(0);
       for (std::int64_t size : sizes)
-        if (spec.split_sizes.at("train") < size)
-          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " +
-                           std::to_string(spec.split_sizes.at("train")) + " training images, fewer than a batch of " +
-                           std::to_string(size) + ": no training step would run");
+        if (trainable < size)
+          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " + std::to_string(trainable) +
+                           " training images" + (largest_fraction > 0 ? " outside the validation split" : "") +
+                           ", fewer than a batch of " + std::to_string(size) + ": no training step would run");
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
@@ -184,6 +158,7 @@ class ContrastiveTask : public Task {
     for (const char* key : {"flip_p", "jitter_p", "gray_p", "blur_p"}) p.get_double_in(key, 0.0, 1.0);
     p.get_double_in("jitter_strength", 0.0, 10.0);
     p.get_int_in("eval_every", 0);
+    p.get_double_in("validation_fraction", 0.0, 0.9);
     p.get_int_in("linear_epochs", 1);
     p.get_int_in("knn_k", 1);
     p.get_int_in("checkpoint_every", 0);
@@ -195,13 +170,14 @@ class ContrastiveTask : public Task {
   std::vector<ResultTable> tables(const Suite& suite, const std::vector<CaseReport>& cases) const override;
 };
 
-// Features h of a whole split, in eval mode, in chunks.
+// Features h of the given images, in eval mode, in chunks.
 std::pair<torch::Tensor, torch::Tensor> features(Encoder& encoder, Dataset& dataset, const std::string& split,
-                                                 std::int64_t size, const torch::Device& device) {
+                                                 const torch::Tensor& indices, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> hs, ys;
+  const std::int64_t size = indices.size(0);
   for (std::int64_t start = 0; start < size; start += 512) {
-    const Batch b = dataset.get(split, torch::arange(start, std::min(start + 512, size), torch::kLong));
+    const Batch b = dataset.get(split, indices.narrow(0, start, std::min<std::int64_t>(512, size - start)));
     hs.push_back(encoder.encode(b.x.to(device)).to(torch::kFloat32));
     ys.push_back(b.labels.to(device));
   }
@@ -244,20 +220,13 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   at::Generator order_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "order"));
   at::Generator aug_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "augment"));
   at::Generator probe_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "probe"));
-  const std::int64_t train_size = spec.split_sizes.at("train"), test_size = spec.split_sizes.at("test");
+  const EvalSplits splits = eval_splits(spec, tp.get_double("validation_fraction"));
+  const std::int64_t train_size = splits.train.size(0);
   const std::int64_t steps_per_epoch = train_size / n;  // the last partial batch is dropped
   const std::int64_t total = objective ? steps_per_epoch * epochs : 0;
   const double warmup = tp.get_double("warmup_epochs") * static_cast<double>(steps_per_epoch);
   const bool normalize = tp.get_bool("normalize");
   const double temperature = tp.get_double("temperature");
-
-  // Masks over the 2N×2N score matrix: view a's positive is a ± N; negatives are all but a and it.
-  const auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(r.device);
-  const torch::Tensor idx = torch::arange(2 * n, torch::TensorOptions().dtype(torch::kLong).device(r.device));
-  const torch::Tensor positive_of = (idx + n) % (2 * n);
-  torch::Tensor negative_mask = torch::ones({2 * n, 2 * n}, bool_opts);
-  negative_mask.index_put_({idx, idx}, false);
-  negative_mask.index_put_({idx, positive_of}, false);
 
   CaseOutcome outcome;
   std::vector<MetricSample> pending, history;  // history: every sample, kept for checkpoints
@@ -271,8 +240,8 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   };
   auto evaluate = [&](std::int64_t step) {
     encoder->module().eval();
-    const auto [train_h, train_y] = features(*encoder, *dataset, "train", train_size, r.device);
-    const auto [test_h, test_y] = features(*encoder, *dataset, "test", test_size, r.device);
+    const auto [train_h, train_y] = features(*encoder, *dataset, "train", splits.train, r.device);
+    const auto [test_h, test_y] = features(*encoder, *dataset, splits.eval_split, splits.eval, r.device);
     LinearProbeConfig probe;
     probe.epochs = tp.get_int("linear_epochs");
     probe.learning_rate = tp.get_double("linear_lr");
@@ -290,7 +259,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto last_progress = start - std::chrono::seconds(1);
-  double train_seconds = 0.0, final_loss = NAN;
+  double train_seconds = 0.0, final_loss = NAN, final_top1 = NAN;
   std::vector<double> losses, estimates, grad_norms;  // the completed steps, from a checkpoint on too
   const DivergenceLimits limits(tp);
   std::int64_t step = 0, first_epoch = 0;
@@ -315,6 +284,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     out.write("step", torch::tensor(step));
     out.write("train_seconds", torch::tensor(train_seconds, torch::kFloat64));
     out.write("final_loss", torch::tensor(final_loss, torch::kFloat64));
+    out.write("final_pair_top1", torch::tensor(final_top1, torch::kFloat64));
     out.write("order_gen", order_gen.get_state());
     out.write("aug_gen", aug_gen.get_state());
     out.write("probe_gen", probe_gen.get_state());
@@ -357,6 +327,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
     step = read("step").item<std::int64_t>();
     train_seconds = read("train_seconds").item<double>();
     final_loss = read("final_loss").item<double>();
+    final_top1 = read("final_pair_top1").item<double>();
     for (auto [key, gen] : {std::pair<const char*, at::Generator*>{"order_gen", &order_gen}, {"aug_gen", &aug_gen},
                             {"probe_gen", &probe_gen}})
       gen->set_state(read(key));
@@ -380,7 +351,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   head->train();
   const std::int64_t eval_every = tp.get_int("eval_every");
   for (std::int64_t epoch = first_epoch; objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
-    const torch::Tensor order = torch::randperm(train_size, order_gen, torch::kLong);
+    const torch::Tensor order = splits.train.index_select(0, torch::randperm(train_size, order_gen, torch::kLong));
     for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       if (r.stop_requested.load()) {
         outcome.status = CaseStatus::killed;
@@ -396,14 +367,12 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       torch::Tensor z = head->forward(encoder->encode(views));
       if (normalize) z = torch::nn::functional::normalize(z, torch::nn::functional::NormalizeFuncOptions().dim(1));
       const torch::Tensor scores = torch::matmul(z, z.t()) / temperature;
-      const torch::Tensor pos = scores.gather(1, positive_of.unsqueeze(1)).squeeze(1);
-      const torch::Tensor neg = scores.masked_select(negative_mask).view({2 * n, 2 * n - 2});
-      const ObjectiveResult result = objective->evaluate(pos, neg);
-      const double loss = result.loss.item<double>(), mi = result.mi.item<double>();
-      // Warm-up then cosine decay, per step.
-      const double progress = static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(total, 1));
-      const double rate = step < warmup ? lr * (step + 1) / warmup : lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+      const ViewPairScores pairs = split_view_scores(scores);
+      const ObjectiveResult result = objective->evaluate(pairs.pos, pairs.neg);
+      const double loss = result.loss.item<double>(), mi = result.mi.item<double>(), top1 = pair_top1(pairs);
+      const double rate = warmup_cosine_lr(step, total, warmup, lr);
       pending.push_back({step, "loss", loss});
+      pending.push_back({step, "pair_top1", top1});
       pending.push_back({step, "mi", mi});
       pending.push_back({step, "lr", rate});
       for (const auto& [name, value] : result.diagnostics) pending.push_back({step, name, value.item<double>()});
@@ -429,6 +398,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       }
       if (optimizer) optimizer->step(); else lars->step(rate);
       final_loss = loss;
+      final_top1 = top1;
       losses.push_back(loss);
       estimates.push_back(mi);
       grad_norms.push_back(grad_norm);
@@ -466,9 +436,22 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
                           outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
   outcome.summary.push_back({"", "steps", static_cast<double>(step)});
   outcome.summary.push_back({"", "final_loss", final_loss});
+  outcome.summary.push_back({"", "final_pair_top1", final_top1});
   outcome.summary.push_back({"", "train_seconds", train_seconds});
   outcome.summary.push_back({"", "images_per_second", train_seconds > 0 ? step * n / train_seconds : NAN});
   return outcome;
+}
+
+std::string param_text(const ParamValue& v) {
+  if (const bool* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  if (const std::int64_t* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const double* d = std::get_if<double>(&v)) {
+    std::ostringstream os;
+    os << *d;
+    return os.str();
+  }
+  if (const std::string* t = std::get_if<std::string>(&v)) return *t;
+  return "[…]";
 }
 
 std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::vector<CaseReport>& cases) const {
@@ -476,8 +459,10 @@ std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::
   const Params& tp = suite.task_params;
   for (const auto& dataset : suite.datasets) {
     ResultTable t;
-    t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label + "': top-1 on the test split";
-    t.columns = {"objective", "linear top-1", "kNN top-1", "final loss", "train s", "images/s", "status"};
+    const double fraction = tp.get_double("validation_fraction");
+    t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label + "': top-1 on the " +
+              (fraction > 0 ? "validation split (" + format_fixed(100 * fraction, 0) + "% of train held out)" : "test split");
+    t.columns = {"objective", "linear top-1", "kNN top-1", "final loss", "pair top-1", "train s", "images/s", "status"};
     for (const auto& report : cases) {
       if (report.c->dataset->label != dataset.label) continue;
       std::map<std::string, double> v;
@@ -487,15 +472,27 @@ std::vector<ResultTable> ContrastiveTask::tables(const Suite& suite, const std::
       if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
       t.rows.push_back({row_label(suite, *report.c),
                         format_fixed(get("linear_top1"), 4, "—"), format_fixed(get("knn_top1"), 4, "—"), format_fixed(get("final_loss"), 4, "—"),
+                        format_fixed(get("final_pair_top1"), 3, "—"),
                         format_fixed(get("train_seconds"), 1, "—"), format_fixed(get("images_per_second"), 0, "—"), status});
     }
     std::ostringstream note;
     note << "protocol: " << tp.get_int("epochs") << " epoch(s), batch " << tp.get_int("batch_size") << " (2N views), "
          << tp.get_string("optimizer") << " lr " << tp.get_double("learning_rate") << ", T " << tp.get_double("temperature")
          << (tp.get_bool("normalize") ? " (normalised z)" : " (unnormalised z)") << "; linear probe: standardised "
-         << "features, " << tp.get_int("linear_epochs") << " epochs Adam lr " << tp.get_double("linear_lr")
+         << "features, " << tp.get_int("linear_epochs") << " epochs Adam lr " << tp.get_double("linear_lr") << " cosine-decayed"
          << "; kNN: k " << tp.get_int("knn_k") << ", cosine, T " << tp.get_double("knn_temperature");
     t.notes.push_back(note.str());
+    // Objectives with their own task settings (tuned temperatures, RPC's unnormalised scores).
+    std::ostringstream own;
+    for (const auto& o : suite.objectives) {
+      if (!o.task_params) continue;
+      std::string changed;
+      for (const auto& [key, value] : o.task_params->values())
+        if (!(tp.values().count(key) != 0 && tp.values().at(key) == value))
+          changed += (changed.empty() ? "" : ", ") + key + " " + param_text(value);
+      if (!changed.empty()) own << (own.tellp() > 0 ? "; " : "") << o.label << ": " << changed;
+    }
+    if (own.tellp() > 0) t.notes.push_back("per-objective task settings: " + own.str());
     tables.push_back(std::move(t));
   }
   return tables;

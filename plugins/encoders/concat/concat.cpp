@@ -3,6 +3,8 @@
 // instead of an N²×(d_x + d_y) concatenation.
 #include "../common/mlp.hpp"
 
+#include <cmath>
+
 namespace {
 
 using rpcbench::ParamType;
@@ -22,6 +24,12 @@ struct ConcatModule : torch::nn::Module {
         activation(std::move(act)),
         tail(register_module("tail", rest)) {
     register_module("activation", activation.ptr());
+    // The two halves stand for one Linear(dx + dy, hidden): initialise them as PyTorch initialises
+    // that layer, U(±1/√(dx + dy)) for weights and bias, not with each half's own fan-in (√2 too
+    // wide for dx = dy).
+    torch::NoGradGuard no_grad;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(dx + dy));
+    for (torch::Tensor* t : {&first_x->weight, &first_y->weight, &first_x->bias}) t->uniform_(-bound, bound);
   }
   torch::nn::Linear first_x, first_y;
   torch::nn::AnyModule activation;

@@ -1,0 +1,27 @@
+#include "tasks/view_pairs.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace rpcbench {
+
+ViewPairScores split_view_scores(const torch::Tensor& scores) {
+  if (scores.dim() != 2 || scores.size(0) != scores.size(1) || scores.size(0) < 4 || scores.size(0) % 2 != 0)
+    throw std::invalid_argument("split_view_scores: needs a square 2N×2N score matrix with N ≥ 2, got " +
+                                std::to_string(scores.dim()) + "-d " + std::to_string(scores.size(0)));
+  const std::int64_t views = scores.size(0), n = views / 2;
+  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(scores.device());
+  const torch::Tensor idx = torch::arange(views, index_options);
+  const torch::Tensor positive_of = (idx + n) % views;
+  torch::Tensor negative = torch::ones({views, views}, torch::TensorOptions().dtype(torch::kBool).device(scores.device()));
+  negative.index_put_({idx, idx}, false);
+  negative.index_put_({idx, positive_of}, false);
+  return {scores.gather(1, positive_of.unsqueeze(1)).squeeze(1), scores.masked_select(negative).view({views, views - 2})};
+}
+
+double pair_top1(const ViewPairScores& s) {
+  torch::NoGradGuard no_grad;
+  return s.pos.gt(std::get<0>(s.neg.max(1))).to(torch::kFloat64).mean().item<double>();
+}
+
+}  // namespace rpcbench
