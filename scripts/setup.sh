@@ -14,6 +14,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev
   dataset-fashion-mnist
+  libespeak-ng-dev espeak-ng-data libsoxr-dev libsndfile1-dev wamerican
 )
 
 missing=()

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -119,6 +120,9 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   const bool accuracy = std::any_of(cases.begin(), cases.end(), [](const CaseRow& c) {
     return c.summaries.count("") && c.summaries.at("").count("linear_top1");
   });
+  const bool speech = std::any_of(cases.begin(), cases.end(), [](const CaseRow& c) {
+    return c.summaries.count("") && c.summaries.at("").count("phoneme_top1");
+  });
   for (const auto& dataset : datasets) {
     html << "<h2>" << escape(dataset) << "</h2>\n";
     std::vector<const CaseRow*> in;
@@ -171,6 +175,48 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
       }
       html << svg::bar_chart({"Top-1 accuracy on " + dataset + " (random_init = untrained control)", "objective", "top-1", false},
                              names, {linear, knn});
+    }
+    if (speech) {
+      // The speech table: probes per objective beside the control, and what chance gives.
+      std::vector<std::string> names;
+      svg::Bars phoneme{"phoneme top-1", {}}, speaker{"speaker top-1", {}}, majority{"commonest phoneme", {}};
+      html << "<table class=\"speech\"><tr><th>objective</th><th>phoneme top-1</th><th>speaker top-1</th>"
+           << "<th>final loss</th><th>prediction accuracy</th><th>train s</th><th>status</th></tr>\n";
+      for (const CaseRow* c : in) {
+        const auto& s = c->summaries.count("") ? c->summaries.at("") : std::map<std::string, double>{};
+        auto get = [&](const char* k) { return s.count(k) ? s.at(k) : NAN; };
+        names.push_back(c->objective);
+        phoneme.values.push_back(get("phoneme_top1"));
+        speaker.values.push_back(get("speaker_top1"));
+        majority.values.push_back(get("phoneme_majority"));
+        auto cell = [](double v, int digits) {
+          std::ostringstream os;
+          if (std::isfinite(v)) os << std::fixed << std::setprecision(digits) << v;
+          else os << "—";
+          return os.str();
+        };
+        html << "<tr><td>" << escape(c->objective) << "</td><td>" << cell(get("phoneme_top1"), 4) << "</td><td>"
+             << cell(get("speaker_top1"), 4) << "</td><td>" << cell(get("final_loss"), 4) << "</td><td>"
+             << cell(get("prediction_accuracy"), 3) << "</td><td>" << cell(get("train_seconds"), 1) << "</td><td class=\""
+             << escape(c->status) << "\">" << escape(c->status) << "</td></tr>\n";
+      }
+      html << "</table>\n";
+      html << svg::bar_chart({"Frozen-feature probes on " + dataset + " (random_init = untrained control)", "objective",
+                              "top-1", false},
+                             names, {phoneme, speaker, majority});
+      for (const auto& [metric, title] : {std::pair<const char*, const char*>{"phoneme_top1", "Phoneme probe top-1 during training"},
+                                          {"prediction_accuracy", "Share of anchors whose positive beats every negative"},
+                                          {"mi", "MI estimate (mean over prediction steps)"}}) {
+        std::vector<svg::Series> lines;
+        for (const CaseRow* c : in) {
+          auto [x, y] = series(db, c->id, metric);
+          if (x.size() < 2) continue;
+          svg::Series line{c->objective, x, y, false, {}};
+          if (c->status == "diverged" && c->stopped_step) line.marker_x.push_back(static_cast<double>(*c->stopped_step));
+          lines.push_back(std::move(line));
+        }
+        if (!lines.empty()) html << svg::line_chart({std::string(title) + " on " + dataset, "step", metric, true}, lines);
+      }
     }
     for (const char* metric : {"loss", "grad_norm"}) {
       std::vector<svg::Series> lines;
