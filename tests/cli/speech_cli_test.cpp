@@ -24,12 +24,6 @@ std::int64_t count(const std::filesystem::path& db, const std::string& sql) {
   s.step();
   return s.column_int(0);
 }
-double value(const std::filesystem::path& db, const std::string& sql) {
-  Database d(db, Database::Mode::read_only);
-  auto s = d.prepare(sql);
-  s.step();
-  return s.column_double(0);
-}
 
 TEST(CliSpeech, QuickProfileRecordsTheControlProbesAndTrainingCurves) {
   test::TempDir dir;

@@ -34,7 +34,9 @@ TEST(CpcAudio, OneFramePerHundredSixtySamples) {
     SCOPED_TRACE(t);
     const torch::Tensor z = e->encode_sequence(torch::randn({3, 1, t}));
     EXPECT_EQ(z.sizes(), (std::vector<std::int64_t>{3, conv_frames(t), 16}));
-    if (t % 160 == 0) EXPECT_EQ(z.size(1), t / 160);
+    if (t % 160 == 0) {
+      EXPECT_EQ(z.size(1), t / 160);
+    }
     EXPECT_EQ(e->context(z).sizes(), (std::vector<std::int64_t>{3, z.size(1), 12}));
   }
 }

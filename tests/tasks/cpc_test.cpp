@@ -43,7 +43,9 @@ TEST(CpcNegatives, StayInTheirPoolAndAreNeverAPositive) {
           seen.insert(v);
         }
         // 400 draws from at most 72 − 3 indices: every one shows up (miss chance < 1e-2 overall).
-        if (ok.size() <= 36) EXPECT_EQ(seen.size(), ok.size()) << b << ", " << t;
+        if (ok.size() <= 36) {
+          EXPECT_EQ(seen.size(), ok.size()) << b << ", " << t;
+        }
       }
   }
 }
