@@ -460,7 +460,12 @@ Suite Loader::load(const SuiteOptions& options) {
   Suite suite = resolve_profile(root, options.profile, options);
   suite.profiles = profiles;
   suite.file_sha256 = sha256_file(path_);
-  tasks_.find(suite.task)->validate(suite, registry_);
+  // A task's own checks (Params::fail) are input errors too: exit 2, named after the suite file.
+  try {
+    tasks_.find(suite.task)->validate(suite, registry_);
+  } catch (const ParamError& e) {
+    throw InputError(path_.string() + ": " + e.what());
+  }
   return suite;
 }
 
