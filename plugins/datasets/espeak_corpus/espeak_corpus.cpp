@@ -407,8 +407,13 @@ class EspeakCorpus : public ds::SpeechDataset {
         {"generation_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
     };
     {
-      std::ofstream(tmp / "corpus.bin", std::ios::binary) << bytes;
-      std::ofstream(tmp / "manifest.json") << c->manifest.dump(2) << '\n';
+      std::ofstream corpus(tmp / "corpus.bin", std::ios::binary), manifest(tmp / "manifest.json");
+      corpus << bytes;
+      manifest << c->manifest.dump(2) << '\n';
+      if (!corpus.flush() || !manifest.flush()) {
+        fs::remove_all(tmp, ec);
+        throw std::runtime_error("espeak_corpus: cannot write the cache in '" + tmp.string() + "'");
+      }
     }
     fs::remove_all(tmp / "scratch", ec);
     // Publish atomically; another process may have published the same corpus meanwhile.
