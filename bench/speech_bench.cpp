@@ -15,9 +15,12 @@ Params dataset_params(const PluginDescriptor& d, std::map<std::string, ParamValu
   std::map<std::string, ParamValue> values;
   for (const auto& decl : d.params) {
     const std::string& v = decl.default_value;
-    if (decl.type == ParamType::text) values[decl.name] = v.substr(1, v.size() - 2);
-    else if (decl.type == ParamType::integer) values[decl.name] = std::int64_t{std::stoll(v)};
-    else if (decl.type == ParamType::real) values[decl.name] = std::stod(v);
+    if (decl.type == ParamType::text)
+      values[decl.name] = v.substr(1, v.size() - 2);
+    else if (decl.type == ParamType::integer)
+      values[decl.name] = std::int64_t{std::stoll(v)};
+    else if (decl.type == ParamType::real)
+      values[decl.name] = std::stod(v);
   }
   for (auto& [k, v] : overrides) values[k] = v;
   return Params(d.name, values);
@@ -29,7 +32,8 @@ void BM_EspeakCorpusGeneration(benchmark::State& state) {
   const auto& registry = bench::plugins();
   const PluginDescriptor& d = *registry.find(PluginKind::dataset, "espeak_corpus");
   std::random_device rd;
-  const auto root = std::filesystem::temp_directory_path() / ("rpcbench-bench-" + std::to_string(rd()));
+  const auto root =
+      std::filesystem::temp_directory_path() / ("rpcbench-bench-" + std::to_string(rd()));
   double audio_seconds = 0;
   std::int64_t i = 0;
   for (auto _ : state) {

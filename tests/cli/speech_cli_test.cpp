@@ -28,60 +28,85 @@ std::int64_t count(const std::filesystem::path& db, const std::string& sql) {
 TEST(CliSpeech, QuickProfileRecordsTheControlProbesAndTrainingCurves) {
   test::TempDir dir;
   const auto db = dir.path() / "speech.db";
-  const auto r = run_command(harness() + " run " + speech_suite() + " --profile quick --quiet --db " + db.string());
+  const auto r = run_command(harness() + " run " + speech_suite() +
+                             " --profile quick --quiet --db " + db.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("random_init (control)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("phoneme top-1"), std::string::npos);
   EXPECT_NE(r.output.find("protocol:"), std::string::npos);
   EXPECT_NE(r.output.find("h train"), std::string::npos);
-  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND task = 'cpc' AND profile = 'quick'"), 1);
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM runs WHERE status = 'finished' AND task = 'cpc' AND "
+                  "profile = 'quick'"),
+            1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 7);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 7);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'random_init'"), 1);
   for (const char* metric : {"phoneme_top1", "speaker_top1", "phoneme_majority"})
-    EXPECT_EQ(count(db, std::string("SELECT count(*) FROM summaries WHERE scope = '' AND name = '") + metric +
-                            "' AND value BETWEEN 0 AND 1"),
-              7)
+    EXPECT_EQ(
+        count(db, std::string("SELECT count(*) FROM summaries WHERE scope = '' AND name = '") +
+                      metric + "' AND value BETWEEN 0 AND 1"),
+        7)
         << metric;
   // One corpus for every case: the same majority baseline, the same hours.
-  EXPECT_EQ(count(db, "SELECT count(DISTINCT value) FROM summaries WHERE name = 'phoneme_majority'"), 1);
-  EXPECT_EQ(count(db, "SELECT count(DISTINCT value) FROM summaries WHERE name = 'train_hours' AND value > 0"), 1);
+  EXPECT_EQ(
+      count(db, "SELECT count(DISTINCT value) FROM summaries WHERE name = 'phoneme_majority'"), 1);
+  EXPECT_EQ(
+      count(db,
+            "SELECT count(DISTINCT value) FROM summaries WHERE name = 'train_hours' AND value > 0"),
+      1);
   // Every trained case: one loss, MI, gradient norm and rate per step (6 steps), the control none.
   for (const char* metric : {"loss", "mi", "grad_norm", "frames_per_second", "prediction_accuracy"})
-    EXPECT_EQ(count(db, std::string("SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective != "
-                                    "'random_init' AND s.name = '") + metric + "'"),
-              6 * 6)
+    EXPECT_EQ(
+        count(
+            db,
+            std::string(
+                "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective != "
+                "'random_init' AND s.name = '") +
+                metric + "'"),
+        6 * 6)
         << metric;
-  EXPECT_EQ(count(db, "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective = 'random_init' "
-                      "AND s.name = 'loss'"),
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective = "
+                  "'random_init' "
+                  "AND s.name = 'loss'"),
             0);
   EXPECT_EQ(count(db, "SELECT count(*) FROM summaries WHERE name = 'steps' AND value = 6"), 6);
   // The phoneme probe sees every test frame: the same count in every case.
-  EXPECT_EQ(count(db, "SELECT count(DISTINCT value) FROM summaries WHERE name = 'probe_test_frames' AND value > 100"), 1);
+  EXPECT_EQ(count(db,
+                  "SELECT count(DISTINCT value) FROM summaries WHERE name = 'probe_test_frames' "
+                  "AND value > 100"),
+            1);
   // InfoNCE's estimate never exceeds its ceiling log(negatives + 1) = log 17.
-  EXPECT_EQ(count(db, "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective = 'infonce' "
-                      "AND s.name = 'mi' AND s.value > ln(17) + 1e-9"),
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE c.objective = "
+                  "'infonce' "
+                  "AND s.name = 'mi' AND s.value > ln(17) + 1e-9"),
             0);
   // The report has the speech table (7 rows), the probe bars and the training curves.
   const auto out = dir.path() / "report";
-  const auto rep = run_command(harness() + " report --db " + db.string() + " --out " + out.string());
+  const auto rep =
+      run_command(harness() + " report --db " + db.string() + " --out " + out.string());
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   std::ifstream html_file(out / "index.html");
-  const std::string html((std::istreambuf_iterator<char>(html_file)), std::istreambuf_iterator<char>());
+  const std::string html((std::istreambuf_iterator<char>(html_file)),
+                         std::istreambuf_iterator<char>());
   auto occurrences = [&](const std::string& needle) {
     std::size_t n = 0;
     for (auto at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
     return n;
   };
   EXPECT_EQ(occurrences("<table class=\"speech\">"), 1u);
-  EXPECT_EQ(occurrences("<tr><td>"), 2u * 7u) << "a row per case in the cases table and in the speech table";
+  EXPECT_EQ(occurrences("<tr><td>"), 2u * 7u)
+      << "a row per case in the cases table and in the speech table";
   EXPECT_NE(html.find("Frozen-feature probes on espeak"), std::string::npos);
   EXPECT_NE(html.find("Training loss on espeak"), std::string::npos);
   EXPECT_NE(html.find("MI estimate (mean over prediction steps) on espeak"), std::string::npos);
   EXPECT_EQ(occurrences("<svg "), occurrences("</svg>"));
   // The protocol is in each case's recorded config.
-  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE config_text LIKE '%\"predict_steps\":4%' AND "
-                      "config_text LIKE '%\"probe_features\":\"context\"%'"),
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM cases WHERE config_text LIKE '%\"predict_steps\":4%' AND "
+                  "config_text LIKE '%\"probe_features\":\"context\"%'"),
             7);
 }
 
@@ -93,7 +118,8 @@ void write_flac(const std::filesystem::path& path, std::int64_t samples) {
   info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
   SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
   std::vector<std::int16_t> v(samples);
-  for (std::int64_t i = 0; i < samples; ++i) v[i] = static_cast<std::int16_t>(3000 * std::sin(0.05 * i));
+  for (std::int64_t i = 0; i < samples; ++i)
+    v[i] = static_cast<std::int16_t>(3000 * std::sin(0.05 * i));
   sf_writef_short(f, v.data(), samples);
   sf_close(f);
 }
@@ -114,12 +140,16 @@ TEST(CliSpeech, BadLibriSpeechInputIsRefusedBeforeAnyRow) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string from = "root = \"data/LibriSpeech\"";
   ASSERT_NE(text.find(from), std::string::npos);
-  const auto suite = dir.write("speech.toml", text.replace(text.find(from), from.size(), "root = \"" + root.string() + "\""));
+  const auto suite = dir.write("speech.toml", text.replace(text.find(from), from.size(),
+                                                           "root = \"" + root.string() + "\""));
   const auto db = dir.path() / "r.db";
   Database(db, Database::Mode::read_write);
-  auto r = run_command(harness() + " run " + suite.string() + " --profile full --db " + db.string());
+  auto r =
+      run_command(harness() + " run " + suite.string() + " --profile full --db " + db.string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("utterance 19-198-0002 has 150 frame labels but its audio has 200 frames"), std::string::npos)
+  EXPECT_NE(
+      r.output.find("utterance 19-198-0002 has 150 frame labels but its audio has 200 frames"),
+      std::string::npos)
       << r.output;
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 0);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 0);
@@ -127,18 +157,26 @@ TEST(CliSpeech, BadLibriSpeechInputIsRefusedBeforeAnyRow) {
   std::filesystem::remove_all(root / "train-clean-100");
   r = run_command(harness() + " run " + suite.string() + " --profile full --db " + db.string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find((root / "train-clean-100").string() + "' does not exist"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((root / "train-clean-100").string() + "' does not exist"),
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 0);
 }
 
 // A small cpc suite of the given tail, on a tiny espeak corpus cached in `cache`.
-std::string tiny_speech_suite(const std::filesystem::path& cache, const std::string& task_extra, const std::string& tail) {
+std::string tiny_speech_suite(const std::filesystem::path& cache, const std::string& task_extra,
+                              const std::string& tail) {
   return "[suite]\nname = \"speech-tiny\"\ntask = \"cpc\"\nthreads = 1\n"
-         "[task]\nbatch_size = 4\nwindow = 3200\npredict_steps = 3\nnegatives = 8\nphoneme_epochs = 1\n"
-         "speaker_epochs = 2\n" + task_extra +
+         "[task]\nbatch_size = 4\nwindow = 3200\npredict_steps = 3\nnegatives = 8\nphoneme_epochs "
+         "= 1\n"
+         "speaker_epochs = 2\n" +
+         task_extra +
          "[encoder]\nplugin = \"cpc_audio\"\nchannels = 8\ncontext = 8\n"
-         "[[datasets]]\nplugin = \"espeak_corpus\"\ncache_dir = \"" + cache.string() +
-         "\"\nvoices = \"en-us\"\nvariants = \"m1,f2\"\nutterances_per_speaker = 4\nwords_min = 2\nwords_max = 4\n" + tail;
+         "[[datasets]]\nplugin = \"espeak_corpus\"\ncache_dir = \"" +
+         cache.string() +
+         "\"\nvoices = \"en-us\"\nvariants = \"m1,f2\"\nutterances_per_speaker = 4\nwords_min = "
+         "2\nwords_max = 4\n" +
+         tail;
 }
 
 // Task settings that cannot work with the dataset or encoder: exit 2 before any row.
@@ -148,11 +186,15 @@ TEST(CliSpeech, ImpossibleTaskSettingsAreRefusedByName) {
   Database(db, Database::Mode::read_write);
   const std::string objectives = "[[objectives]]\nplugin = \"infonce\"\n";
   for (const auto& [extra, needle] : std::vector<std::pair<std::string, std::string>>{
-           {"window = 3000\n", "parameter 'window' must be a multiple of the frame stride 160, got 3000"},
-           {"window = 480\n", "parameter 'window' must hold more than predict_steps (3) frames, got 3"},
+           {"window = 3000\n",
+            "parameter 'window' must be a multiple of the frame stride 160, got 3000"},
+           {"window = 480\n",
+            "parameter 'window' must hold more than predict_steps (3) frames, got 3"},
            {"window = 1600000\n", "parameter 'window' is longer than every training utterance"},
-           {"speakers_per_batch = 3\n", "parameter 'speakers_per_batch' must divide batch_size (4), got 3"},
-           {"speakers_per_batch = 4\n", "asks for 4 speakers but only 2 have an utterance as long as the window"},
+           {"speakers_per_batch = 3\n",
+            "parameter 'speakers_per_batch' must divide batch_size (4), got 3"},
+           {"speakers_per_batch = 4\n",
+            "asks for 4 speakers but only 2 have an utterance as long as the window"},
            {"negative_sampling = \"nearby\"\n", "must be batch or same_speaker, got \"nearby\""}}) {
     // tiny_speech_suite sets window = 3200 first; a later key in [task] would be a TOML error, so
     // replace it.
@@ -170,16 +212,19 @@ TEST(CliSpeech, NanLossMarksTheCaseDivergedAndTheSuiteGoesOn) {
   test::TempDir dir;
   const auto db = dir.path() / "r.db";
   // Three objective calls per step (k = 1, 2, 3): call 7 is step 2's k = 2.
-  const auto suite = dir.write("s.toml", tiny_speech_suite(dir.path() / "cache", "steps_per_epoch = 5\n",
-                                                           "[[objectives]]\nplugin = \"fixture_nan\"\nlabel = \"diverges\"\n"
-                                                           "nan_at_call = 7\n[[objectives]]\nplugin = \"infonce\"\n"));
+  const auto suite = dir.write(
+      "s.toml", tiny_speech_suite(dir.path() / "cache", "steps_per_epoch = 5\n",
+                                  "[[objectives]]\nplugin = \"fixture_nan\"\nlabel = \"diverges\"\n"
+                                  "nan_at_call = 7\n[[objectives]]\nplugin = \"infonce\"\n"));
   const auto r = run_command(harness() + " run " + suite.string() + " --quiet --plugins " +
                              std::string(RPCBENCH_FIXTURE_DIR) + "/good --db " + db.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE objective = 'diverges' AND status = 'diverged' "
-                      "AND stopped_step = 2 AND message = 'loss is nan at step 2'"),
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM cases WHERE objective = 'diverges' AND status = 'diverged' "
+                  "AND stopped_step = 2 AND message = 'loss is nan at step 2'"),
             1);
-  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 2);  // control and infonce
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"),
+            2);  // control and infonce
   EXPECT_NE(r.output.find("diverged @2"), std::string::npos) << r.output;
 }
 
@@ -187,13 +232,16 @@ TEST(CliSpeech, NanLossMarksTheCaseDivergedAndTheSuiteGoesOn) {
 // records: every sample bit for bit, and the same accuracies.
 TEST(CliSpeech, CheckpointResumeEqualsAnUninterruptedRun) {
   test::TempDir a, b;
-  const std::string extra = "epochs = 8\nsteps_per_epoch = 4\ncheckpoint_every = 1\ncontrol = false\n";
+  const std::string extra =
+      "epochs = 8\nsteps_per_epoch = 4\ncheckpoint_every = 1\ncontrol = false\n";
   const std::string objectives = "[[objectives]]\nplugin = \"rpc\"\n";
   const auto suite_a = a.write("s.toml", tiny_speech_suite(a.path() / "cache", extra, objectives));
   // One corpus: generated by the first run, loaded from the cache by the second.
   const auto suite_b = b.write("s.toml", tiny_speech_suite(a.path() / "cache", extra, objectives));
   const auto db_a = a.path() / "r.db", db_b = b.path() / "r.db";
-  ASSERT_EQ(run_command(harness() + " run " + suite_a.string() + " --quiet --db " + db_a.string()).exit_code, 0);
+  ASSERT_EQ(run_command(harness() + " run " + suite_a.string() + " --quiet --db " + db_a.string())
+                .exit_code,
+            0);
   run_command(harness() + " run " + suite_b.string() + " --quiet --db " + db_b.string() + " > " +
               (b.path() / "log").string() + " 2>&1 & echo $! > " + (b.path() / "pid").string());
   std::string pid;
@@ -209,16 +257,21 @@ TEST(CliSpeech, CheckpointResumeEqualsAnUninterruptedRun) {
   ASSERT_TRUE(checkpointed);
   run_command("kill -TERM " + pid + "; while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
   ASSERT_EQ(count(db_b, "SELECT count(*) FROM cases WHERE status = 'killed'"), 1);
-  const auto resumed = run_command(harness() + " run " + suite_b.string() + " --resume --quiet --db " + db_b.string());
+  const auto resumed = run_command(harness() + " run " + suite_b.string() +
+                                   " --resume --quiet --db " + db_b.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
 
   auto rows = [](const std::filesystem::path& db) {
     Database d(db, Database::Mode::read_only);
     std::vector<std::tuple<std::string, std::int64_t, double>> out;
-    auto s = d.prepare("SELECT name, step, value FROM samples WHERE name != 'frames_per_second' ORDER BY name, step");
+    auto s = d.prepare(
+        "SELECT name, step, value FROM samples WHERE name != 'frames_per_second' ORDER BY name, "
+        "step");
     while (s.step()) out.emplace_back(s.column_text(0), s.column_int(1), s.column_double(2));
-    auto v = d.prepare("SELECT name, value FROM summaries WHERE name IN ('phoneme_top1', 'speaker_top1', 'final_loss', "
-                       "'steps') ORDER BY name");
+    auto v = d.prepare(
+        "SELECT name, value FROM summaries WHERE name IN ('phoneme_top1', 'speaker_top1', "
+        "'final_loss', "
+        "'steps') ORDER BY name");
     while (v.step()) out.emplace_back(v.column_text(0), -1, v.column_double(1));
     return out;
   };
@@ -229,7 +282,8 @@ TEST(CliSpeech, CheckpointResumeEqualsAnUninterruptedRun) {
     ASSERT_EQ(std::get<0>(ra[i]), std::get<0>(rb[i]));
     ASSERT_EQ(std::get<1>(ra[i]), std::get<1>(rb[i]));
     const double x = std::get<2>(ra[i]), y = std::get<2>(rb[i]);
-    ASSERT_EQ(std::memcmp(&x, &y, sizeof x), 0) << std::get<0>(ra[i]) << " at step " << std::get<1>(ra[i]);
+    ASSERT_EQ(std::memcmp(&x, &y, sizeof x), 0)
+        << std::get<0>(ra[i]) << " at step " << std::get<1>(ra[i]);
   }
 }
 

@@ -4,8 +4,8 @@
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
-#include <nlohmann/json.hpp>
 #include <sndfile.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -16,17 +16,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::shared_ptr<Dataset> make(const std::string& plugin, std::map<std::string, ParamValue> overrides) {
+std::shared_ptr<Dataset> make(const std::string& plugin,
+                              std::map<std::string, ParamValue> overrides) {
   const auto& registry = test::real_plugins();
   const PluginDescriptor* d = registry.find(PluginKind::dataset, plugin);
   EXPECT_NE(d, nullptr) << plugin;
   std::map<std::string, ParamValue> values;
   for (const auto& decl : d->params) {
     const std::string& v = decl.default_value;  // TOML text of a scalar
-    if (decl.type == ParamType::text) values[decl.name] = v.substr(1, v.size() - 2);
-    else if (decl.type == ParamType::integer) values[decl.name] = std::int64_t{std::stoll(v)};
-    else if (decl.type == ParamType::real) values[decl.name] = std::stod(v);
-    else if (decl.type == ParamType::boolean) values[decl.name] = v == "true";
+    if (decl.type == ParamType::text)
+      values[decl.name] = v.substr(1, v.size() - 2);
+    else if (decl.type == ParamType::integer)
+      values[decl.name] = std::int64_t{std::stoll(v)};
+    else if (decl.type == ParamType::real)
+      values[decl.name] = std::stod(v);
+    else if (decl.type == ParamType::boolean)
+      values[decl.name] = v == "true";
   }
   for (auto& [k, v] : overrides) {
     EXPECT_TRUE(values.count(k)) << k;
@@ -50,9 +55,14 @@ fs::path only_corpus_dir(const fs::path& cache) {
 
 // A small corpus: 2 voices × 2 variants, 4 short utterances each.
 std::map<std::string, ParamValue> tiny(const fs::path& cache, std::int64_t seed = 7) {
-  return {{"cache_dir", cache.string()}, {"seed", seed},          {"voices", std::string("en-us,en")},
-          {"variants", std::string("m1,f2")}, {"utterances_per_speaker", std::int64_t{4}},
-          {"words_min", std::int64_t{2}},     {"words_max", std::int64_t{4}}, {"test_fraction", 0.25}};
+  return {{"cache_dir", cache.string()},
+          {"seed", seed},
+          {"voices", std::string("en-us,en")},
+          {"variants", std::string("m1,f2")},
+          {"utterances_per_speaker", std::int64_t{4}},
+          {"words_min", std::int64_t{2}},
+          {"words_max", std::int64_t{4}},
+          {"test_fraction", 0.25}};
 }
 
 TEST(EspeakCorpus, SameSeedGivesTheSameBytesAndAnotherSeedDoesNot) {
@@ -60,7 +70,8 @@ TEST(EspeakCorpus, SameSeedGivesTheSameBytesAndAnotherSeedDoesNot) {
   make("espeak_corpus", tiny(a.path()));
   make("espeak_corpus", tiny(b.path()));
   make("espeak_corpus", tiny(c.path(), 8));
-  const fs::path da = only_corpus_dir(a.path()), db = only_corpus_dir(b.path()), dc = only_corpus_dir(c.path());
+  const fs::path da = only_corpus_dir(a.path()), db = only_corpus_dir(b.path()),
+                 dc = only_corpus_dir(c.path());
   EXPECT_EQ(da.filename(), db.filename());  // the folder is named by the settings hash
   EXPECT_NE(da.filename(), dc.filename());
   const std::string bytes_a = slurp(da / "corpus.bin"), bytes_b = slurp(db / "corpus.bin");
@@ -88,7 +99,8 @@ TEST(EspeakCorpus, CacheIsLoadedARepairedCacheRegeneratesAndAChangedSettingIsANe
   // A copy with one byte changed does not match its manifest: generated again, the same bytes.
   fs::copy(folder, c.path() / folder.filename());
   {
-    std::fstream f(c.path() / folder.filename() / "corpus.bin", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(c.path() / folder.filename() / "corpus.bin",
+                   std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(original.size() / 2));
     f.put(static_cast<char>(original[original.size() / 2] ^ 1));
   }
@@ -114,7 +126,8 @@ TEST(EspeakCorpus, SplitHasEverySpeakerOnBothSidesAndBatchesArePadded) {
   EXPECT_EQ(spec.split_sizes.at("train"), 12);
   EXPECT_EQ(spec.split_sizes.at("test"), 4);
   for (const char* split : {"train", "test"}) {
-    const std::set<std::int64_t> speakers(spec.groups.at(split).begin(), spec.groups.at(split).end());
+    const std::set<std::int64_t> speakers(spec.groups.at(split).begin(),
+                                          spec.groups.at(split).end());
     EXPECT_EQ(speakers, (std::set<std::int64_t>{0, 1, 2, 3})) << split;
   }
   const Batch b = ds->get("train", torch::tensor({0, 5, 11}, torch::kLong));
@@ -125,9 +138,12 @@ TEST(EspeakCorpus, SplitHasEverySpeakerOnBothSidesAndBatchesArePadded) {
     const std::int64_t len = b.lengths[i].item<std::int64_t>();
     EXPECT_EQ(len, spec.lengths.at("train")[i == 0 ? 0 : i == 1 ? 5 : 11]);
     EXPECT_EQ(len % 160, 0);
-    EXPECT_EQ(b.groups[i].item<std::int64_t>(), spec.groups.at("train")[i == 0 ? 0 : i == 1 ? 5 : 11]);
+    EXPECT_EQ(b.groups[i].item<std::int64_t>(), spec.groups.at("train")[i == 0   ? 0
+                                                                        : i == 1 ? 5
+                                                                                 : 11]);
     EXPECT_TRUE(b.labels[i].narrow(0, 0, len / 160).ge(0).all().item<bool>());
-    EXPECT_TRUE(b.labels[i].narrow(0, len / 160, longest / 160 - len / 160).eq(-1).all().item<bool>());
+    EXPECT_TRUE(
+        b.labels[i].narrow(0, len / 160, longest / 160 - len / 160).eq(-1).all().item<bool>());
     EXPECT_EQ(b.x[i][0].narrow(0, len, longest - len).abs().sum().item<double>(), 0.0);
     EXPECT_LT(b.labels[i].max().item<std::int64_t>(), spec.input.num_classes);
   }
@@ -176,7 +192,8 @@ TEST(EspeakCorpus, PhonemeLabelsLandOnTheirAudioWithinOneFrame) {
   // Runs of equal labels: silence, s, iː, s, ɔː, silence.
   std::vector<std::pair<std::int64_t, std::int64_t>> runs;  // (label, first frame)
   for (std::int64_t f = 0; f < frames; ++f)
-    if (runs.empty() || labels[f].item<std::int64_t>() != runs.back().first) runs.emplace_back(labels[f].item<std::int64_t>(), f);
+    if (runs.empty() || labels[f].item<std::int64_t>() != runs.back().first)
+      runs.emplace_back(labels[f].item<std::int64_t>(), f);
   ASSERT_EQ(runs.size(), 6u) << labels;
   EXPECT_EQ(runs[0].first, 0);
   EXPECT_EQ(runs[5].first, 0);
@@ -185,8 +202,12 @@ TEST(EspeakCorpus, PhonemeLabelsLandOnTheirAudioWithinOneFrame) {
   EXPECT_NE(runs[1].first, runs[2].first);
 
   const double peak = *std::max_element(st.rms.begin(), st.rms.end());
-  auto first_loud = std::find_if(st.rms.begin(), st.rms.end(), [&](double r) { return r > 0.02 * peak; }) - st.rms.begin();
-  auto last_loud = st.rms.rend() - std::find_if(st.rms.rbegin(), st.rms.rend(), [&](double r) { return r > 0.02 * peak; }) - 1;
+  auto first_loud =
+      std::find_if(st.rms.begin(), st.rms.end(), [&](double r) { return r > 0.02 * peak; }) -
+      st.rms.begin();
+  auto last_loud =
+      st.rms.rend() -
+      std::find_if(st.rms.rbegin(), st.rms.rend(), [&](double r) { return r > 0.02 * peak; }) - 1;
   EXPECT_GE(first_loud, 5);  // leading silence is there
   EXPECT_LE(std::abs(first_loud - runs[1].second), 1) << "speech starts at frame " << first_loud;
   EXPECT_LE(std::abs(last_loud - (runs[5].second - 1)), 1) << "speech ends at frame " << last_loud;
@@ -201,12 +222,15 @@ TEST(EspeakCorpus, PhonemeLabelsLandOnTheirAudioWithinOneFrame) {
   };
   for (int boundary = 2; boundary <= 4; ++boundary) {
     const std::int64_t at = runs[boundary].second;
-    const double before = median(runs[boundary - 1].second, at), after = median(at, runs[boundary + 1].second);
+    const double before = median(runs[boundary - 1].second, at),
+                 after = median(at, runs[boundary + 1].second);
     ASSERT_GT(std::abs(before - after), 0.1) << "segments " << boundary - 1 << " and " << boundary;
     const double mid = (before + after) / 2;
     std::int64_t crossing = runs[boundary - 1].second;
-    while (crossing < runs[boundary + 1].second && (st.zcr[crossing] > mid) == (before > mid)) ++crossing;
-    EXPECT_LE(std::abs(crossing - at), 1) << "boundary " << boundary << ": labels at " << at << ", audio at " << crossing;
+    while (crossing < runs[boundary + 1].second && (st.zcr[crossing] > mid) == (before > mid))
+      ++crossing;
+    EXPECT_LE(std::abs(crossing - at), 1)
+        << "boundary " << boundary << ": labels at " << at << ", audio at " << crossing;
   }
 }
 
@@ -233,7 +257,8 @@ TEST(EspeakCorpus, BadSettingsAreRefusedByName) {
   p["utterances_per_speaker"] = std::int64_t{1};
   expect_refused(p, "utterances_per_speaker");
   // Nothing half-made is left in the cache.
-  for (const auto& e : fs::directory_iterator(cache.path())) EXPECT_FALSE(e.is_directory()) << e.path();
+  for (const auto& e : fs::directory_iterator(cache.path()))
+    EXPECT_FALSE(e.is_directory()) << e.path();
 }
 
 // --- LibriSpeech -------------------------------------------------------------------------------
@@ -246,13 +271,15 @@ void write_flac(const fs::path& path, const std::vector<std::int16_t>& samples, 
   info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
   SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
   ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
-  ASSERT_EQ(sf_writef_short(f, samples.data(), static_cast<sf_count_t>(samples.size())), static_cast<sf_count_t>(samples.size()));
+  ASSERT_EQ(sf_writef_short(f, samples.data(), static_cast<sf_count_t>(samples.size())),
+            static_cast<sf_count_t>(samples.size()));
   sf_close(f);
 }
 
 std::vector<std::int16_t> tone(std::int64_t n, int seed) {
   std::vector<std::int16_t> v(n);
-  for (std::int64_t i = 0; i < n; ++i) v[i] = static_cast<std::int16_t>(8000 * std::sin(0.01 * (seed + 1) * i) + seed);
+  for (std::int64_t i = 0; i < n; ++i)
+    v[i] = static_cast<std::int16_t>(8000 * std::sin(0.01 * (seed + 1) * i) + seed);
   return v;
 }
 
@@ -279,12 +306,14 @@ class LibriSpeechFiles : public ::testing::Test {
   }
   fs::path root() const { return dir.path(); }
   std::map<std::string, ParamValue> params() const { return {{"root", root().string()}}; }
-  void expect_refused(const std::map<std::string, ParamValue>& p, const std::vector<std::string>& needles) {
+  void expect_refused(const std::map<std::string, ParamValue>& p,
+                      const std::vector<std::string>& needles) {
     try {
       make("librispeech", p);
       ADD_FAILURE() << "accepted";
     } catch (const InputError& e) {
-      for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      for (const auto& needle : needles)
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   }
   test::TempDir dir;
@@ -303,14 +332,17 @@ TEST_F(LibriSpeechFiles, ReadsAudioLabelsSpeakersAndSplits) {
   EXPECT_EQ(spec.groups.at("test"), (std::vector<std::int64_t>{0}));
   const Batch b = ds->get("train", torch::tensor({1, 0}, torch::kLong));
   ASSERT_EQ(b.x.sizes(), (std::vector<std::int64_t>{2, 1, 3200}));
-  for (const auto& [row, id] : {std::pair<int, std::string>{0, "26-495-0003"}, {1, "19-198-0001"}}) {
+  for (const auto& [row, id] :
+       {std::pair<int, std::string>{0, "26-495-0003"}, {1, "19-198-0001"}}) {
     const auto& s = samples[id];
-    for (std::size_t i = 0; i < s.size(); i += 97) ASSERT_FLOAT_EQ(b.x[row][0][i].item<float>(), s[i] / 32768.0f) << id << " " << i;
+    for (std::size_t i = 0; i < s.size(); i += 97)
+      ASSERT_FLOAT_EQ(b.x[row][0][i].item<float>(), s[i] / 32768.0f) << id << " " << i;
     const std::int64_t seed = id == "19-198-0001" ? 0 : 2;
     for (std::int64_t f = 0; f < static_cast<std::int64_t>(s.size()) / 160; ++f)
       ASSERT_EQ(b.labels[row][f].item<std::int64_t>(), (f + seed) % 5) << id << " frame " << f;
   }
-  EXPECT_TRUE(b.labels[0].narrow(0, 10, 10).eq(-1).all().item<bool>());  // 1600 samples: 10 frames, then padding
+  EXPECT_TRUE(b.labels[0].narrow(0, 10, 10).eq(-1).all().item<bool>());  // 1600 samples: 10 frames,
+                                                                         // then padding
   EXPECT_EQ(b.groups[0].item<std::int64_t>(), 1);
   EXPECT_EQ(b.lengths[0].item<std::int64_t>(), 1600);
   // 4960 samples are 31 frames: the last 0.0 s partial frame has no label.
@@ -326,7 +358,9 @@ TEST_F(LibriSpeechFiles, MissingFolderNamesIt) {
 
 TEST_F(LibriSpeechFiles, MissingAudioFileNamesIt) {
   fs::remove(root() / "train-clean-100" / "26" / "495" / "26-495-0003.flac");
-  expect_refused(params(), {(root() / "train-clean-100" / "26" / "495" / "26-495-0003.flac").string(), "does not exist"});
+  expect_refused(params(),
+                 {(root() / "train-clean-100" / "26" / "495" / "26-495-0003.flac").string(),
+                  "does not exist"});
 }
 
 TEST_F(LibriSpeechFiles, MissingAlignmentFileNamesIt) {
@@ -347,7 +381,12 @@ TEST_F(LibriSpeechFiles, FrameCountMismatchNamesTheUtteranceAndBothCounts) {
   // Within the tolerance (2 frames) it is accepted: the extra label is dropped.
   std::ofstream(root() / "converted_aligned_phones.txt", std::ios::trunc)
       << line("19-198-0001", 20) << line("19-198-0002", 31) << line("26-495-0003", 11);
-  EXPECT_EQ(make("librispeech", params())->get("train", torch::tensor({1}, torch::kLong)).labels.ge(0).sum().item<std::int64_t>(), 10);
+  EXPECT_EQ(make("librispeech", params())
+                ->get("train", torch::tensor({1}, torch::kLong))
+                .labels.ge(0)
+                .sum()
+                .item<std::int64_t>(),
+            10);
 }
 
 TEST_F(LibriSpeechFiles, WrongSampleRateNamesTheFileAndTheRate) {

@@ -6,7 +6,8 @@
 namespace rpcbench {
 namespace {
 
-std::shared_ptr<Encoder> make_cpc(std::int64_t channels, std::int64_t context, const std::string& norm = "channel") {
+std::shared_ptr<Encoder> make_cpc(std::int64_t channels, std::int64_t context,
+                                  const std::string& norm = "channel") {
   const auto& registry = test::real_plugins();
   return registry.make_encoder(*registry.find(PluginKind::encoder, "cpc_audio"),
                                Params("encoder 'cpc_audio'", {{"channels", channels},
@@ -16,7 +17,8 @@ std::shared_ptr<Encoder> make_cpc(std::int64_t channels, std::int64_t context, c
                                InputSpec{{1, -1}, {}, 40});
 }
 
-// floor((L + 2p − k) / s) + 1 through kernels 10, 8, 4, 4, 4, strides 5, 4, 2, 2, 2, paddings 3, 2, 1, 1, 1.
+// floor((L + 2p − k) / s) + 1 through kernels 10, 8, 4, 4, 4, strides 5, 4, 2, 2, 2, paddings 3, 2,
+// 1, 1, 1.
 std::int64_t conv_frames(std::int64_t samples) {
   const std::int64_t k[] = {10, 8, 4, 4, 4}, s[] = {5, 4, 2, 2, 2}, p[] = {3, 2, 1, 1, 1};
   for (int l = 0; l < 5; ++l) samples = (samples + 2 * p[l] - k[l]) / s[l] + 1;
@@ -66,8 +68,10 @@ TEST(CpcAudio, ContextDependsOnThePastOnly) {
 TEST(CpcAudio, RefusesImagesAndUnknownNorms) {
   const auto& registry = test::real_plugins();
   const auto* plugin = registry.find(PluginKind::encoder, "cpc_audio");
-  const Params ok("encoder 'cpc_audio'", {{"channels", std::int64_t{8}}, {"context", std::int64_t{8}},
-                                         {"context_layers", std::int64_t{1}}, {"norm", std::string("channel")}});
+  const Params ok("encoder 'cpc_audio'", {{"channels", std::int64_t{8}},
+                                          {"context", std::int64_t{8}},
+                                          {"context_layers", std::int64_t{1}},
+                                          {"norm", std::string("channel")}});
   EXPECT_THROW(registry.make_encoder(*plugin, ok, InputSpec{{1, 28, 28}, {}, 10}), InputError);
   EXPECT_THROW(make_cpc(8, 8, "layer"), InputError);
   EXPECT_NO_THROW(make_cpc(8, 8, "batch"));

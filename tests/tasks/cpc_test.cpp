@@ -13,8 +13,8 @@ namespace rpcbench {
 namespace {
 
 // Every index anchor (b, t) may draw: its pool minus its own positives (b, t+1 … t+K).
-std::set<std::int64_t> allowed(const std::vector<std::int64_t>& speakers, std::int64_t frames, std::int64_t k,
-                               std::int64_t b, std::int64_t t, bool same_speaker) {
+std::set<std::int64_t> allowed(const std::vector<std::int64_t>& speakers, std::int64_t frames,
+                               std::int64_t k, std::int64_t b, std::int64_t t, bool same_speaker) {
   std::set<std::int64_t> out;
   for (std::size_t w = 0; w < speakers.size(); ++w)
     for (std::int64_t f = 0; f < frames; ++f) {
@@ -90,7 +90,8 @@ struct ToyEncoder : Encoder {
 struct RecordingObjective : Objective {
   ObjectiveResult evaluate(const torch::Tensor& pos, const torch::Tensor& neg) override {
     seen.emplace_back(pos.detach().clone(), neg.detach().clone());
-    return {pos.mean() - 2.0 * neg.mean(), pos.mean().detach(), {{"neg_mean", neg.mean().detach()}}};
+    return {
+        pos.mean() - 2.0 * neg.mean(), pos.mean().detach(), {{"neg_mean", neg.mean().detach()}}};
   }
   std::vector<std::pair<torch::Tensor, torch::Tensor>> seen;
 };
@@ -131,7 +132,8 @@ TEST(CpcLoss, PredictionsAndNegativesReachTheObjectiveInTheDocumentedLayout) {
         std::vector<double> p(d);
         for (std::int64_t o = 0; o < d; ++o) {
           double v = linear->bias[o].item<double>();
-          for (std::int64_t q = 0; q < d; ++q) v += linear->weight[o][q].item<double>() * c[i][t][q].item<double>();
+          for (std::int64_t q = 0; q < d; ++q)
+            v += linear->weight[o][q].item<double>() * c[i][t][q].item<double>();
           p[o] = v;
         }
         auto dot = [&](std::int64_t wi, std::int64_t f) {
@@ -139,7 +141,8 @@ TEST(CpcLoss, PredictionsAndNegativesReachTheObjectiveInTheDocumentedLayout) {
           for (std::int64_t o = 0; o < d; ++o) s += p[o] * z[wi][f][o].item<double>();
           return s / 2.0;
         };
-        EXPECT_NEAR(pos[i * w + t].item<double>(), dot(i, t + k), 1e-4) << "k " << k << " (" << i << ", " << t << ")";
+        EXPECT_NEAR(pos[i * w + t].item<double>(), dot(i, t + k), 1e-4)
+            << "k " << k << " (" << i << ", " << t << ")";
         for (std::int64_t j = 0; j < count; ++j) {
           const std::int64_t flat = idx[i][t][j].item<std::int64_t>();
           EXPECT_NEAR(neg[i * w + t][j].item<double>(), dot(flat / frames, flat % frames), 1e-4);
@@ -189,9 +192,10 @@ TEST(SpeechProbes, SeparableToyFeaturesAreClassifiedAndNoiseIsNot) {
   const auto good = cpc::speech_probes(toy(100, true, 1), toy(50, true, 2), 6, 5, cfg, gen);
   EXPECT_GT(good.phoneme_top1, 0.95);
   EXPECT_GT(good.speaker_top1, 0.95);
-  EXPECT_EQ(good.test_frames, 50 * 30 + 5 * (0 + 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9));  // labelled frames only
+  EXPECT_EQ(good.test_frames,
+            50 * 30 + 5 * (0 + 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9));  // labelled frames only
   const auto noise = cpc::speech_probes(toy(100, false, 1), toy(50, false, 2), 6, 5, cfg, gen);
-  EXPECT_LT(noise.phoneme_top1, 0.3);  // chance is 1/6
+  EXPECT_LT(noise.phoneme_top1, 0.3);   // chance is 1/6
   EXPECT_LT(noise.speaker_top1, 0.45);  // chance is 1/5 on 50 utterances
   EXPECT_NEAR(noise.phoneme_majority, good.phoneme_majority, 1e-12);  // same labels, same baseline
 }
@@ -200,7 +204,8 @@ TEST(SpeechProbes, UtteranceMeansCoverEveryFrameInsideTheUtterance) {
   cpc::SpeechFeatures f;
   const torch::Tensor features = torch::arange(2 * 4 * 3, torch::kFloat32).view({2, 4, 3});
   // Utterance 0: 3 frames inside, the middle one unlabelled; utterance 1: all 4 frames.
-  f.add(features, torch::tensor({{1, -1, 2, -1}, {0, 0, 1, 1}}), torch::tensor({3, 4}), torch::tensor({7, 8}));
+  f.add(features, torch::tensor({{1, -1, 2, -1}, {0, 0, 1, 1}}), torch::tensor({3, 4}),
+        torch::tensor({7, 8}));
   EXPECT_TRUE(torch::allclose(f.pooled[0][0], features[0].narrow(0, 0, 3).mean(0)));
   EXPECT_TRUE(torch::allclose(f.pooled[0][1], features[1].mean(0)));
   EXPECT_EQ(f.frames[0].size(0), 6);

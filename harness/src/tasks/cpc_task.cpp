@@ -22,8 +22,9 @@
 namespace rpcbench {
 namespace cpc {
 
-torch::Tensor sample_negatives(const std::vector<std::int64_t>& speakers, std::int64_t frames, std::int64_t steps_ahead,
-                               std::int64_t count, bool same_speaker, at::Generator& generator) {
+torch::Tensor sample_negatives(const std::vector<std::int64_t>& speakers, std::int64_t frames,
+                               std::int64_t steps_ahead, std::int64_t count, bool same_speaker,
+                               at::Generator& generator) {
   const auto b = static_cast<std::int64_t>(speakers.size());
   const std::int64_t anchors = frames - steps_ahead;
   RPCBENCH_CHECK(anchors > 0 && b > 0, "cpc: a window needs more frames than prediction steps");
@@ -35,7 +36,8 @@ torch::Tensor sample_negatives(const std::vector<std::int64_t>& speakers, std::i
       while (lo > 0 && speakers[lo - 1] == speakers[w]) --lo;
       while (hi < b && speakers[hi] == speakers[w]) ++hi;
       for (std::int64_t v = 0; v < b; ++v)
-        RPCBENCH_CHECK((v >= lo && v < hi) || speakers[v] != speakers[w], "cpc: windows of a speaker must be contiguous");
+        RPCBENCH_CHECK((v >= lo && v < hi) || speakers[v] != speakers[w],
+                       "cpc: windows of a speaker must be contiguous");
     } else {
       lo = 0, hi = b;
     }
@@ -53,7 +55,8 @@ torch::Tensor sample_negatives(const std::vector<std::int64_t>& speakers, std::i
                               .minimum(size_t_ - steps_ahead - 1);
   const torch::Tensor window = torch::arange(b, opts).view({b, 1, 1});
   const torch::Tensor t = torch::arange(anchors, opts).view({1, anchors, 1});
-  const torch::Tensor skip_from = window * frames + t + 1 - first_t;  // first positive, relative to the pool
+  const torch::Tensor skip_from =
+      window * frames + t + 1 - first_t;  // first positive, relative to the pool
   return first_t + u + steps_ahead * (u >= skip_from).to(torch::kInt64);
 }
 
@@ -68,35 +71,41 @@ StepScores step_scores(const torch::Tensor& predictions, const torch::Tensor& z,
   return s;
 }
 
-Loss loss(Encoder& encoder, torch::nn::ModuleList& predictors, Objective& objective, const torch::Tensor& x,
-          const std::vector<std::int64_t>& speakers, const LossConfig& config, at::Generator& negative_generator) {
+Loss loss(Encoder& encoder, torch::nn::ModuleList& predictors, Objective& objective,
+          const torch::Tensor& x, const std::vector<std::int64_t>& speakers,
+          const LossConfig& config, at::Generator& negative_generator) {
   namespace F = torch::nn::functional;
   const std::int64_t n = x.size(0), k_max = config.steps_ahead;
   torch::Tensor z = encoder.encode_sequence(x);  // [B, F, D]
   const std::int64_t frames = x.size(-1) / encoder.frame_stride(), dim = encoder.output_dim();
   if (z.dim() != 3 || z.size(0) != n || z.size(1) != frames || z.size(2) != dim)
-    throw std::runtime_error("the encoder returned frames of shape " + c10::str(z.sizes()) + " for " + std::to_string(n) +
-                             " windows of " + std::to_string(x.size(-1)) + " samples; expected [" + std::to_string(n) + ", " +
-                             std::to_string(frames) + ", " + std::to_string(dim) + "]");
+    throw std::runtime_error(
+        "the encoder returned frames of shape " + c10::str(z.sizes()) + " for " +
+        std::to_string(n) + " windows of " + std::to_string(x.size(-1)) + " samples; expected [" +
+        std::to_string(n) + ", " + std::to_string(frames) + ", " + std::to_string(dim) + "]");
   const std::int64_t anchors = frames - k_max;
   const torch::Tensor c = encoder.context(z).narrow(1, 0, anchors);  // [B, W, H]
   if (config.normalize) z = F::normalize(z, F::NormalizeFuncOptions().dim(2));
-  const torch::Tensor index = sample_negatives(speakers, frames, k_max, config.negatives, config.same_speaker, negative_generator);
+  const torch::Tensor index = sample_negatives(speakers, frames, k_max, config.negatives,
+                                               config.same_speaker, negative_generator);
   // One gather serves every k.
-  const torch::Tensor negs =
-      z.reshape({n * frames, dim}).index_select(0, index.flatten().to(z.device())).view({n * anchors, config.negatives, dim});
+  const torch::Tensor negs = z.reshape({n * frames, dim})
+                                 .index_select(0, index.flatten().to(z.device()))
+                                 .view({n * anchors, config.negatives, dim});
   Loss out;
   for (std::int64_t k = 1; k <= k_max; ++k) {
     torch::Tensor prediction = predictors[k - 1]->as<torch::nn::Linear>()->forward(c);
     if (config.normalize) prediction = F::normalize(prediction, F::NormalizeFuncOptions().dim(2));
     const StepScores s = step_scores(prediction, z, k, negs, config.temperature);
     const ObjectiveResult r = objective.evaluate(s.pos, s.neg);
-    const torch::Tensor accuracy = s.pos.detach().unsqueeze(1).gt(s.neg.detach()).all(1).to(torch::kFloat64).mean();
+    const torch::Tensor accuracy =
+        s.pos.detach().unsqueeze(1).gt(s.neg.detach()).all(1).to(torch::kFloat64).mean();
     out.loss = k == 1 ? r.loss : out.loss + r.loss;
     out.mi = k == 1 ? r.mi.detach() : out.mi + r.mi.detach();
     out.accuracy = k == 1 ? accuracy : out.accuracy + accuracy;
     for (const auto& [name, value] : r.diagnostics)
-      out.diagnostics[name] = out.diagnostics.count(name) ? out.diagnostics[name] + value.detach() : value.detach();
+      out.diagnostics[name] =
+          out.diagnostics.count(name) ? out.diagnostics[name] + value.detach() : value.detach();
   }
   const double kd = static_cast<double>(k_max);
   out.loss = out.loss / kd;
@@ -106,15 +115,16 @@ Loss loss(Encoder& encoder, torch::nn::ModuleList& predictors, Objective& object
   return out;
 }
 
-void SpeechFeatures::add(const torch::Tensor& features, const torch::Tensor& labels, const torch::Tensor& frames_valid,
-                         const torch::Tensor& speaker) {
+void SpeechFeatures::add(const torch::Tensor& features, const torch::Tensor& labels,
+                         const torch::Tensor& frames_valid, const torch::Tensor& speaker) {
   const std::int64_t f = std::min(features.size(1), labels.size(1));
   const torch::Tensor lab = labels.narrow(1, 0, f).to(features.device());
   const torch::Tensor labelled = lab.ge(0);
   frames.push_back(features.narrow(1, 0, f).index({labelled}));
   frame_labels.push_back(lab.index({labelled}));
   const torch::Tensor inside =
-      torch::arange(features.size(1), torch::TensorOptions().dtype(torch::kInt64).device(features.device()))
+      torch::arange(features.size(1),
+                    torch::TensorOptions().dtype(torch::kInt64).device(features.device()))
           .view({1, -1})
           .lt(frames_valid.to(features.device()).view({-1, 1}));
   const torch::Tensor weights = inside.to(features.dtype()).unsqueeze(2);
@@ -122,18 +132,22 @@ void SpeechFeatures::add(const torch::Tensor& features, const torch::Tensor& lab
   speakers.push_back(speaker.to(features.device()));
 }
 
-SpeechProbeResult speech_probes(const SpeechFeatures& train, const SpeechFeatures& test, std::int64_t phoneme_classes,
-                                std::int64_t speakers, const SpeechProbeConfig& config, at::Generator& generator) {
+SpeechProbeResult speech_probes(const SpeechFeatures& train, const SpeechFeatures& test,
+                                std::int64_t phoneme_classes, std::int64_t speakers,
+                                const SpeechProbeConfig& config, at::Generator& generator) {
   SpeechProbeResult r;
   const torch::Tensor xtr = torch::cat(train.frames), ytr = torch::cat(train.frame_labels);
   const torch::Tensor xte = torch::cat(test.frames), yte = torch::cat(test.frame_labels);
   r.train_frames = xtr.size(0);
   r.test_frames = xte.size(0);
-  const std::int64_t commonest = torch::bincount(ytr.cpu(), {}, phoneme_classes).argmax().item<std::int64_t>();
+  const std::int64_t commonest =
+      torch::bincount(ytr.cpu(), {}, phoneme_classes).argmax().item<std::int64_t>();
   r.phoneme_majority = yte.eq(commonest).to(torch::kFloat64).mean().item<double>();
-  r.phoneme_top1 = linear_probe_top1(xtr, ytr, xte, yte, phoneme_classes, config.phoneme, generator);
-  r.speaker_top1 = linear_probe_top1(torch::cat(train.pooled), torch::cat(train.speakers), torch::cat(test.pooled),
-                                     torch::cat(test.speakers), speakers, config.speaker, generator);
+  r.phoneme_top1 =
+      linear_probe_top1(xtr, ytr, xte, yte, phoneme_classes, config.phoneme, generator);
+  r.speaker_top1 = linear_probe_top1(torch::cat(train.pooled), torch::cat(train.speakers),
+                                     torch::cat(test.pooled), torch::cat(test.speakers), speakers,
+                                     config.speaker, generator);
   return r;
 }
 
@@ -147,42 +161,60 @@ class CpcTask : public Task {
  public:
   std::string name() const override { return "cpc"; }
   std::string summary() const override {
-    return "CPC on raw audio (sequence encoder, GRU context, k-step predictions against in-batch negatives, any "
-           "objective), then frame phoneme and utterance speaker linear probes; a random_init control per dataset";
+    return "CPC on raw audio (sequence encoder, GRU context, k-step predictions against in-batch "
+           "negatives, any "
+           "objective), then frame phoneme and utterance speaker linear probes; a random_init "
+           "control per dataset";
   }
   std::vector<ParamDecl> params() const override {
-    auto p = [](const char* n, ParamType t, const char* d, const char* h) { return ParamDecl{n, t, d, false, h}; };
+    auto p = [](const char* n, ParamType t, const char* d, const char* h) {
+      return ParamDecl{n, t, d, false, h};
+    };
     return {
         p("batch_size", ParamType::integer, "32", "windows per step"),
-        p("window", ParamType::integer, "20480", "samples per window (a multiple of the encoder's frame stride)"),
+        p("window", ParamType::integer, "20480",
+          "samples per window (a multiple of the encoder's frame stride)"),
         p("epochs", ParamType::integer, "1", "training epochs"),
         p("steps_per_epoch", ParamType::integer, "0",
-          "steps per epoch (0: the training audio once, i.e. train samples / (window × batch_size))"),
+          "steps per epoch (0: the training audio once, i.e. train samples / (window × "
+          "batch_size))"),
         p("predict_steps", ParamType::integer, "12", "K: predict z(t+1) … z(t+K) from c(t)"),
         p("negatives", ParamType::integer, "128", "negatives per anchor, drawn from the batch"),
         p("negative_sampling", ParamType::text, "\"batch\"",
-          "\"batch\": any frame of any window; \"same_speaker\": frames of windows of the anchor's speaker"),
+          "\"batch\": any frame of any window; \"same_speaker\": frames of windows of the anchor's "
+          "speaker"),
         p("speakers_per_batch", ParamType::integer, "0",
-          "0: windows from any utterance; S > 0: each batch holds batch_size / S windows of each of S speakers"),
+          "0: windows from any utterance; S > 0: each batch holds batch_size / S windows of each "
+          "of S speakers"),
         p("learning_rate", ParamType::real, "2e-4", "Adam learning rate (CPC audio: 2e-4)"),
         p("weight_decay", ParamType::real, "0.0", "Adam weight decay"),
         p("temperature", ParamType::real, "1.0", "scores are ⟨prediction, z⟩ / T"),
-        p("normalize", ParamType::boolean, "false", "L2-normalise predictions and z before scoring"),
-        p("eval_every", ParamType::integer, "0", "evaluate every K epochs (0: only after the last)"),
-        p("probe_features", ParamType::text, "\"context\"", "features the probes see: \"context\" (c) or \"encoder\" (z)"),
+        p("normalize", ParamType::boolean, "false",
+          "L2-normalise predictions and z before scoring"),
+        p("eval_every", ParamType::integer, "0",
+          "evaluate every K epochs (0: only after the last)"),
+        p("probe_features", ParamType::text, "\"context\"",
+          "features the probes see: \"context\" (c) or \"encoder\" (z)"),
         p("probe_train_utterances", ParamType::integer, "0",
           "training utterances the probes learn from (0: all; N: N drawn with the case seed)"),
-        p("phoneme_epochs", ParamType::integer, "10", "phoneme probe epochs (Adam, minibatches of 1024 frames)"),
-        p("speaker_epochs", ParamType::integer, "100", "speaker probe epochs (Adam, minibatches of 256 utterances)"),
+        p("phoneme_epochs", ParamType::integer, "10",
+          "phoneme probe epochs (Adam, minibatches of 1024 frames)"),
+        p("speaker_epochs", ParamType::integer, "100",
+          "speaker probe epochs (Adam, minibatches of 256 utterances)"),
         p("probe_lr", ParamType::real, "1e-3", "probe learning rate (standardised features)"),
         p("probe_weight_decay", ParamType::real, "1e-6", "probe weight decay"),
-        p("eval_batch", ParamType::integer, "16", "utterances per forward pass when extracting features"),
-        p("control", ParamType::boolean, "true", "add a random_init case per dataset (untrained encoder)"),
+        p("eval_batch", ParamType::integer, "16",
+          "utterances per forward pass when extracting features"),
+        p("control", ParamType::boolean, "true",
+          "add a random_init case per dataset (untrained encoder)"),
         p("checkpoint_every", ParamType::integer, "0",
-          "save a checkpoint every K epochs beside the database (0: never); `harness run --resume` continues from it"),
+          "save a checkpoint every K epochs beside the database (0: never); `harness run --resume` "
+          "continues from it"),
     };
   }
-  bool adds_control(const Suite& suite) const override { return suite.task_params.get_bool("control"); }
+  bool adds_control(const Suite& suite) const override {
+    return suite.task_params.get_bool("control");
+  }
 
   static void check(const Params& p) {
     p.get_int_in("batch_size", 1, 1 << 16);
@@ -192,17 +224,20 @@ class CpcTask : public Task {
     p.get_int_in("predict_steps", 1, 1024);
     p.get_int_in("negatives", 1, 1 << 16);
     const std::string& ns = p.get_string("negative_sampling");
-    if (ns != "batch" && ns != "same_speaker") p.fail("negative_sampling", "must be batch or same_speaker, got \"" + ns + "\"");
+    if (ns != "batch" && ns != "same_speaker")
+      p.fail("negative_sampling", "must be batch or same_speaker, got \"" + ns + "\"");
     const std::int64_t spb = p.get_int_in("speakers_per_batch", 0);
     if (spb > 0 && p.get_int("batch_size") % spb != 0)
-      p.fail("speakers_per_batch", "must divide batch_size (" + std::to_string(p.get_int("batch_size")) + "), got " +
+      p.fail("speakers_per_batch", "must divide batch_size (" +
+                                       std::to_string(p.get_int("batch_size")) + "), got " +
                                        std::to_string(spb));
     if (!(p.get_double("learning_rate") > 0)) p.fail("learning_rate", "must be > 0");
     p.get_double_in("weight_decay", 0.0, 1e3);
     if (!(p.get_double("temperature") > 0)) p.fail("temperature", "must be > 0");
     p.get_int_in("eval_every", 0);
     const std::string& pf = p.get_string("probe_features");
-    if (pf != "context" && pf != "encoder") p.fail("probe_features", "must be context or encoder, got \"" + pf + "\"");
+    if (pf != "context" && pf != "encoder")
+      p.fail("probe_features", "must be context or encoder, got \"" + pf + "\"");
     p.get_int_in("probe_train_utterances", 0);
     p.get_int_in("phoneme_epochs", 1);
     p.get_int_in("speaker_epochs", 1);
@@ -220,47 +255,59 @@ class CpcTask : public Task {
     for (const auto& d : suite.datasets) {
       auto dataset = registry.make_dataset(*d.plugin, d.params);
       const DatasetSpec spec = dataset->spec();
-      if (spec.frame_stride <= 0 || spec.input.num_classes <= 0 || spec.num_groups <= 0 || !spec.lengths.count("train") ||
-          !spec.lengths.count("test") || !spec.groups.count("train") || !spec.groups.count("test"))
-        throw InputError(suite.path.string() + ": task 'cpc' needs a speech dataset (variable-length audio, frame labels, "
-                         "speakers, train and test splits); dataset '" + d.label + "' is not one");
+      if (spec.frame_stride <= 0 || spec.input.num_classes <= 0 || spec.num_groups <= 0 ||
+          !spec.lengths.count("train") || !spec.lengths.count("test") ||
+          !spec.groups.count("train") || !spec.groups.count("test"))
+        throw InputError(
+            suite.path.string() +
+            ": task 'cpc' needs a speech dataset (variable-length audio, frame labels, "
+            "speakers, train and test splits); dataset '" +
+            d.label + "' is not one");
       for (const char* split : {"train", "test"})
         if (spec.lengths.at(split).empty())
-          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has an empty " + split + " split");
+          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has an empty " +
+                           split + " split");
       auto encoder = registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
       if (encoder->frame_stride() != spec.frame_stride)
-        throw InputError(suite.path.string() + ": encoder '" + suite.encoder.label + "' gives a frame per " +
-                         std::to_string(encoder->frame_stride()) + " samples but dataset '" + d.label + "' labels one per " +
+        throw InputError(suite.path.string() + ": encoder '" + suite.encoder.label +
+                         "' gives a frame per " + std::to_string(encoder->frame_stride()) +
+                         " samples but dataset '" + d.label + "' labels one per " +
                          std::to_string(spec.frame_stride));
-      const std::int64_t longest = *std::max_element(spec.lengths.at("train").begin(), spec.lengths.at("train").end());
+      const std::int64_t longest =
+          *std::max_element(spec.lengths.at("train").begin(), spec.lengths.at("train").end());
       for (const Params* each : task_param_sets(suite)) {
         const std::int64_t window = each->get_int("window"), k = each->get_int("predict_steps");
         if (window % spec.frame_stride != 0)
-          each->fail("window", "must be a multiple of the frame stride " + std::to_string(spec.frame_stride) + ", got " +
+          each->fail("window", "must be a multiple of the frame stride " +
+                                   std::to_string(spec.frame_stride) + ", got " +
                                    std::to_string(window));
         if (window / spec.frame_stride <= k)
-          each->fail("window", "must hold more than predict_steps (" + std::to_string(k) + ") frames, got " +
-                                   std::to_string(window / spec.frame_stride));
+          each->fail("window", "must hold more than predict_steps (" + std::to_string(k) +
+                                   ") frames, got " + std::to_string(window / spec.frame_stride));
         if (longest < window)
-          each->fail("window", "is longer than every training utterance of dataset '" + d.label + "' (longest: " +
-                                   std::to_string(longest) + " samples)");
+          each->fail("window", "is longer than every training utterance of dataset '" + d.label +
+                                   "' (longest: " + std::to_string(longest) + " samples)");
         const std::int64_t spb = each->get_int("speakers_per_batch");
         std::map<std::int64_t, bool> usable;
         for (std::size_t u = 0; u < spec.lengths.at("train").size(); ++u)
           if (spec.lengths.at("train")[u] >= window) usable[spec.groups.at("train")[u]] = true;
         if (spb > static_cast<std::int64_t>(usable.size()))
-          each->fail("speakers_per_batch", "asks for " + std::to_string(spb) + " speakers but only " +
-                                               std::to_string(usable.size()) + " have an utterance as long as the window");
+          each->fail("speakers_per_batch", "asks for " + std::to_string(spb) +
+                                               " speakers but only " +
+                                               std::to_string(usable.size()) +
+                                               " have an utterance as long as the window");
       }
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
   }
 
   CaseOutcome run(CaseRun& r) const override;
-  std::vector<ResultTable> tables(const Suite& suite, const std::vector<CaseReport>& cases) const override;
+  std::vector<ResultTable> tables(const Suite& suite,
+                                  const std::vector<CaseReport>& cases) const override;
 };
 
-// Reads one tensor from a checkpoint (a fresh tensor: InputArchive::read set_()s into a defined one).
+// Reads one tensor from a checkpoint (a fresh tensor: InputArchive::read set_()s into a defined
+// one).
 torch::Tensor read_tensor(torch::serialize::InputArchive& in, const char* key) {
   torch::Tensor t;
   in.read(key, t);
@@ -274,9 +321,11 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   const DatasetSpec spec = dataset->spec();
   auto encoder = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
   std::shared_ptr<Objective> objective;
-  if (r.c.objective != nullptr) objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
+  if (r.c.objective != nullptr)
+    objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
 
-  const std::int64_t n = tp.get_int("batch_size"), window = tp.get_int("window"), steps_ahead = tp.get_int("predict_steps");
+  const std::int64_t n = tp.get_int("batch_size"), window = tp.get_int("window"),
+                     steps_ahead = tp.get_int("predict_steps");
   const std::int64_t stride = spec.frame_stride, frames = window / stride;
   const std::int64_t dim = encoder->output_dim(), context_dim = encoder->context_dim();
   const std::int64_t spb = tp.get_int("speakers_per_batch");
@@ -287,7 +336,8 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   loss_config.normalize = tp.get_bool("normalize");
   loss_config.temperature = tp.get_double("temperature");
   torch::nn::ModuleList predictors;
-  for (std::int64_t k = 0; k < steps_ahead; ++k) predictors->push_back(torch::nn::Linear(context_dim, dim));
+  for (std::int64_t k = 0; k < steps_ahead; ++k)
+    predictors->push_back(torch::nn::Linear(context_dim, dim));
   encoder->module().to(r.device);
   predictors->to(r.device);
   std::vector<torch::Tensor> parameters = encoder->module().parameters();
@@ -326,27 +376,33 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   };
   auto draw_windows = [&] {
     std::vector<Window> out;
-    auto draw_from = [&](const std::vector<std::int64_t>& list, const torch::Tensor& weights, std::int64_t count) {
-      const torch::Tensor pick = torch::multinomial(weights, count, /*replacement=*/true, window_gen);
+    auto draw_from = [&](const std::vector<std::int64_t>& list, const torch::Tensor& weights,
+                         std::int64_t count) {
+      const torch::Tensor pick =
+          torch::multinomial(weights, count, /*replacement=*/true, window_gen);
       const torch::Tensor where = torch::rand({count}, window_gen, torch::kFloat64);
       for (std::int64_t i = 0; i < count; ++i) {
         const std::int64_t u = list[pick[i].item<std::int64_t>()];
         const std::int64_t room = train_lengths[u] - window + 1;
-        const auto offset = std::min(room - 1, static_cast<std::int64_t>(where[i].item<double>() * static_cast<double>(room)));
+        const auto offset = std::min(
+            room - 1,
+            static_cast<std::int64_t>(where[i].item<double>() * static_cast<double>(room)));
         out.push_back({u, offset, train_speakers[u]});
       }
     };
     if (spb == 0) {
       draw_from(usable, all_weights, n);
     } else {
-      const torch::Tensor chosen = torch::randperm(static_cast<std::int64_t>(usable_speakers.size()), window_gen, torch::kLong);
+      const torch::Tensor chosen = torch::randperm(
+          static_cast<std::int64_t>(usable_speakers.size()), window_gen, torch::kLong);
       for (std::int64_t s = 0; s < spb; ++s) {
         const auto& list = usable_by_speaker.at(usable_speakers[chosen[s].item<std::int64_t>()]);
         draw_from(list, weights_of(list), n / spb);
       }
     }
     // Windows of one speaker side by side: same-speaker negative pools are contiguous.
-    std::stable_sort(out.begin(), out.end(), [](const Window& a, const Window& b) { return a.speaker < b.speaker; });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Window& a, const Window& b) { return a.speaker < b.speaker; });
     return out;
   };
   auto window_audio = [&](const std::vector<Window>& windows) {
@@ -357,7 +413,8 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
     const Batch batch = dataset->get("train", torch::tensor(utterances, torch::kInt64));
     std::vector<torch::Tensor> xs;
     for (const auto& w : windows) {
-      const auto row = std::lower_bound(utterances.begin(), utterances.end(), w.utterance) - utterances.begin();
+      const auto row =
+          std::lower_bound(utterances.begin(), utterances.end(), w.utterance) - utterances.begin();
       xs.push_back(batch.x[row].narrow(-1, w.offset, window));
     }
     return torch::stack(xs);  // [B, 1, window]
@@ -366,16 +423,20 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   const std::int64_t steps_per_epoch =
       tp.get_int("steps_per_epoch") > 0
           ? tp.get_int("steps_per_epoch")
-          : std::max<std::int64_t>(1, static_cast<std::int64_t>(train_samples / static_cast<double>(window * n)));
+          : std::max<std::int64_t>(
+                1, static_cast<std::int64_t>(train_samples / static_cast<double>(window * n)));
   const std::int64_t epochs = tp.get_int("epochs");
   const std::int64_t total = objective ? steps_per_epoch * epochs : 0;
 
   // Probe utterances: all of the test split; all of the train split or a seeded subset.
   std::vector<std::int64_t> probe_train(train_lengths.size());
   std::iota(probe_train.begin(), probe_train.end(), 0);
-  if (const std::int64_t limit = tp.get_int("probe_train_utterances"); limit > 0 && limit < static_cast<std::int64_t>(probe_train.size())) {
-    at::Generator pick_gen = at::detail::createCPUGenerator(derive_seed(r.c.seed, "probe_utterances"));
-    const torch::Tensor perm = torch::randperm(static_cast<std::int64_t>(probe_train.size()), pick_gen, torch::kLong);
+  if (const std::int64_t limit = tp.get_int("probe_train_utterances");
+      limit > 0 && limit < static_cast<std::int64_t>(probe_train.size())) {
+    at::Generator pick_gen =
+        at::detail::createCPUGenerator(derive_seed(r.c.seed, "probe_utterances"));
+    const torch::Tensor perm =
+        torch::randperm(static_cast<std::int64_t>(probe_train.size()), pick_gen, torch::kLong);
     probe_train.assign(perm.data_ptr<std::int64_t>(), perm.data_ptr<std::int64_t>() + limit);
   }
   std::vector<std::int64_t> probe_test(spec.lengths.at("test").size());
@@ -386,11 +447,12 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
     torch::NoGradGuard no_grad;
     const auto& lengths = spec.lengths.at(split);
     // Similar lengths together: less padding.
-    std::stable_sort(members.begin(), members.end(), [&](auto a, auto b) { return lengths[a] < lengths[b]; });
+    std::stable_sort(members.begin(), members.end(),
+                     [&](auto a, auto b) { return lengths[a] < lengths[b]; });
     cpc::SpeechFeatures out;
     for (std::size_t start = 0; start < members.size(); start += eval_batch) {
-      const std::vector<std::int64_t> chunk(members.begin() + start,
-                                            members.begin() + std::min(members.size(), start + eval_batch));
+      const std::vector<std::int64_t> chunk(
+          members.begin() + start, members.begin() + std::min(members.size(), start + eval_batch));
       const Batch b = dataset->get(split, torch::tensor(chunk, torch::kInt64));
       const std::int64_t padded = (b.x.size(-1) + stride - 1) / stride * stride;
       const torch::Tensor x = torch::constant_pad_nd(b.x, {0, padded - b.x.size(-1)}).to(r.device);
@@ -422,9 +484,10 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   };
   auto evaluate = [&](std::int64_t step) {
     encoder->module().eval();
-    const cpc::SpeechFeatures train = features("train", probe_train), test = features("test", probe_test);
-    const cpc::SpeechProbeResult result =
-        cpc::speech_probes(train, test, spec.input.num_classes, spec.num_groups, probe_config, probe_gen);
+    const cpc::SpeechFeatures train = features("train", probe_train),
+                              test = features("test", probe_test);
+    const cpc::SpeechProbeResult result = cpc::speech_probes(
+        train, test, spec.input.num_classes, spec.num_groups, probe_config, probe_gen);
     encoder->module().train();
     pending.push_back({step, "phoneme_top1", result.phoneme_top1});
     pending.push_back({step, "speaker_top1", result.speaker_top1});
@@ -486,23 +549,28 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
     step = read_tensor(in, "step").item<std::int64_t>();
     train_seconds = read_tensor(in, "train_seconds").item<double>();
     const torch::Tensor last = read_tensor(in, "final");
-    final_loss = last[0].item<double>(), final_mi = last[1].item<double>(), final_accuracy = last[2].item<double>();
+    final_loss = last[0].item<double>(), final_mi = last[1].item<double>(),
+    final_accuracy = last[2].item<double>();
     for (auto [key, gen] : {std::pair<const char*, at::Generator*>{"window_gen", &window_gen},
-                            {"negative_gen", &negative_gen}, {"probe_gen", &probe_gen}})
+                            {"negative_gen", &negative_gen},
+                            {"probe_gen", &probe_gen}})
       gen->set_state(read_tensor(in, key));
     c10::IValue names;
     in.read("history_names", names);
-    const torch::Tensor steps = read_tensor(in, "history_steps"), values = read_tensor(in, "history_values");
+    const torch::Tensor steps = read_tensor(in, "history_steps"),
+                        values = read_tensor(in, "history_values");
     const auto list = names.toList();
     for (std::size_t i = 0; i < list.size(); ++i)
-      pending.push_back({steps[i].item<std::int64_t>(), list.get(i).toStringRef(), values[i].item<double>()});
+      pending.push_back(
+          {steps[i].item<std::int64_t>(), list.get(i).toStringRef(), values[i].item<double>()});
     flush();
   }
 
   encoder->module().train();
   predictors->train();
   const std::int64_t eval_every = tp.get_int("eval_every");
-  for (std::int64_t epoch = first_epoch; objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
+  for (std::int64_t epoch = first_epoch;
+       objective && epoch < epochs && outcome.status == CaseStatus::finished; ++epoch) {
     for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       if (r.stop_requested.load()) {
         outcome.status = CaseStatus::killed;
@@ -515,7 +583,8 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
       std::vector<std::int64_t> speakers;
       for (const auto& w : windows) speakers.push_back(w.speaker);
       const cpc::Loss step_loss =
-          cpc::loss(*encoder, predictors, *objective, window_audio(windows).to(r.device), speakers, loss_config, negative_gen);
+          cpc::loss(*encoder, predictors, *objective, window_audio(windows).to(r.device), speakers,
+                    loss_config, negative_gen);
       const double loss = step_loss.loss.item<double>();
       final_loss = loss;
       final_mi = step_loss.mi.item<double>();
@@ -523,7 +592,8 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
       pending.push_back({step, "loss", loss});
       pending.push_back({step, "mi", final_mi});
       pending.push_back({step, "prediction_accuracy", final_accuracy});
-      for (const auto& [name, value] : step_loss.diagnostics) pending.push_back({step, name, value.item<double>()});
+      for (const auto& [name, value] : step_loss.diagnostics)
+        pending.push_back({step, name, value.item<double>()});
       if (!std::isfinite(loss)) {
         outcome.status = CaseStatus::diverged;
         outcome.message = "loss is " + format_fixed(loss, 0) + " at step " + std::to_string(step);
@@ -540,83 +610,100 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
       if ((step + 1) % kFlushEvery == 0) flush();
       const auto now = clock::now();
       if (now - last_progress > std::chrono::milliseconds(500)) {
-        r.events.progress({&r.c, step + 1, total, (step + 1) / std::chrono::duration<double>(now - start).count()});
+        r.events.progress({&r.c, step + 1, total,
+                           (step + 1) / std::chrono::duration<double>(now - start).count()});
         last_progress = now;
       }
     }
     flush();
-    if (outcome.status == CaseStatus::finished && eval_every > 0 && (epoch + 1) % eval_every == 0 && epoch + 1 < epochs)
+    if (outcome.status == CaseStatus::finished && eval_every > 0 && (epoch + 1) % eval_every == 0 &&
+        epoch + 1 < epochs)
       evaluate(step);
-    if (outcome.status == CaseStatus::finished && checkpoints && (epoch + 1) % checkpoint_every == 0 && epoch + 1 < epochs)
+    if (outcome.status == CaseStatus::finished && checkpoints &&
+        (epoch + 1) % checkpoint_every == 0 && epoch + 1 < epochs)
       save_checkpoint(epoch + 1);
   }
   flush();
   if (outcome.status == CaseStatus::finished) {
     const auto eval_start = clock::now();
     const cpc::SpeechProbeResult result = evaluate(step);
-    outcome.summary.insert(outcome.summary.end(),
-                           {{"", "phoneme_top1", result.phoneme_top1},
-                            {"", "speaker_top1", result.speaker_top1},
-                            {"", "phoneme_majority", result.phoneme_majority},
-                            {"", "speaker_chance", 1.0 / static_cast<double>(spec.num_groups)},
-                            {"", "probe_train_frames", static_cast<double>(result.train_frames)},
-                            {"", "probe_test_frames", static_cast<double>(result.test_frames)},
-                            {"", "eval_seconds", std::chrono::duration<double>(clock::now() - eval_start).count()}});
+    outcome.summary.insert(
+        outcome.summary.end(),
+        {{"", "phoneme_top1", result.phoneme_top1},
+         {"", "speaker_top1", result.speaker_top1},
+         {"", "phoneme_majority", result.phoneme_majority},
+         {"", "speaker_chance", 1.0 / static_cast<double>(spec.num_groups)},
+         {"", "probe_train_frames", static_cast<double>(result.train_frames)},
+         {"", "probe_test_frames", static_cast<double>(result.test_frames)},
+         {"", "eval_seconds", std::chrono::duration<double>(clock::now() - eval_start).count()}});
   }
   if (outcome.status == CaseStatus::finished && checkpoints) {
     std::error_code ec;
     std::filesystem::remove(checkpoint, ec);  // done: a later run starts afresh
   }
   const double sample_rate = spec.sample_rate > 0 ? static_cast<double>(spec.sample_rate) : NAN;
-  outcome.summary.insert(outcome.summary.end(),
-                         {{"", "steps", static_cast<double>(step)},
-                          {"", "final_loss", final_loss},
-                          {"", "final_mi", final_mi},
-                          {"", "prediction_accuracy", final_accuracy},
-                          {"", "train_seconds", train_seconds},
-                          {"", "frames_per_second", train_seconds > 0 ? step * n * frames / train_seconds : NAN},
-                          {"", "train_hours", train_samples / sample_rate / 3600.0},
-                          {"", "test_hours", test_samples / sample_rate / 3600.0}});
+  outcome.summary.insert(
+      outcome.summary.end(),
+      {{"", "steps", static_cast<double>(step)},
+       {"", "final_loss", final_loss},
+       {"", "final_mi", final_mi},
+       {"", "prediction_accuracy", final_accuracy},
+       {"", "train_seconds", train_seconds},
+       {"", "frames_per_second", train_seconds > 0 ? step * n * frames / train_seconds : NAN},
+       {"", "train_hours", train_samples / sample_rate / 3600.0},
+       {"", "test_hours", test_samples / sample_rate / 3600.0}});
   return outcome;
 }
 
-std::vector<ResultTable> CpcTask::tables(const Suite& suite, const std::vector<CaseReport>& cases) const {
+std::vector<ResultTable> CpcTask::tables(const Suite& suite,
+                                         const std::vector<CaseReport>& cases) const {
   std::vector<ResultTable> tables;
   const Params& tp = suite.task_params;
   for (const auto& dataset : suite.datasets) {
     ResultTable t;
-    t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label + "': frozen-feature probes, top-1 on the test split";
-    t.columns = {"objective", "phoneme top-1", "speaker top-1", "final loss", "pred. acc.", "train s", "eval s", "frames/s", "status"};
+    t.title = "'" + dataset.label + "' with encoder '" + suite.encoder.label +
+              "': frozen-feature probes, top-1 on the test split";
+    t.columns = {"objective", "phoneme top-1", "speaker top-1", "final loss", "pred. acc.",
+                 "train s",   "eval s",        "frames/s",      "status"};
     std::map<std::string, double> corpus;
     for (const auto& report : cases) {
       if (report.c->dataset != &dataset) continue;
       std::map<std::string, double> v;
       for (const auto& s : report.summary) v[s.name] = s.value;
       auto get = [&](const char* k) { return v.count(k) ? v[k] : NAN; };
-      for (const char* k : {"train_hours", "test_hours", "phoneme_majority", "speaker_chance", "probe_train_frames"})
+      for (const char* k : {"train_hours", "test_hours", "phoneme_majority", "speaker_chance",
+                            "probe_train_frames"})
         if (v.count(k)) corpus[k] = v[k];
       std::string status = to_string(report.status);
       if (report.stopped_step) status += " @" + std::to_string(*report.stopped_step);
-      t.rows.push_back({report.c->objective ? report.c->objective->label : "random_init (control)",
-                        format_fixed(get("phoneme_top1"), 4, "—"), format_fixed(get("speaker_top1"), 4, "—"),
-                        format_fixed(get("final_loss"), 4, "—"), format_fixed(get("prediction_accuracy"), 3, "—"),
-                        format_fixed(get("train_seconds"), 1, "—"), format_fixed(get("eval_seconds"), 1, "—"),
-                        format_fixed(get("frames_per_second"), 0, "—"), status});
+      t.rows.push_back(
+          {report.c->objective ? report.c->objective->label : "random_init (control)",
+           format_fixed(get("phoneme_top1"), 4, "—"), format_fixed(get("speaker_top1"), 4, "—"),
+           format_fixed(get("final_loss"), 4, "—"),
+           format_fixed(get("prediction_accuracy"), 3, "—"),
+           format_fixed(get("train_seconds"), 1, "—"), format_fixed(get("eval_seconds"), 1, "—"),
+           format_fixed(get("frames_per_second"), 0, "—"), status});
     }
     std::ostringstream note;
-    note << "protocol: " << tp.get_int("epochs") << " epoch(s) of batches of " << tp.get_int("batch_size") << " windows × "
-         << tp.get_int("window") << " samples, K = " << tp.get_int("predict_steps") << " steps ahead, "
-         << tp.get_int("negatives") << " negatives (" << tp.get_string("negative_sampling") << "), Adam lr "
-         << tp.get_double("learning_rate") << ", scores ⟨p, z⟩/" << tp.get_double("temperature")
-         << (tp.get_bool("normalize") ? " (normalised)" : "") << "; probes on frozen " << tp.get_string("probe_features")
-         << " features, standardised: phoneme per frame (" << tp.get_int("phoneme_epochs") << " epochs), speaker on utterance "
-         << "means (" << tp.get_int("speaker_epochs") << " epochs), Adam lr " << tp.get_double("probe_lr");
+    note << "protocol: " << tp.get_int("epochs") << " epoch(s) of batches of "
+         << tp.get_int("batch_size") << " windows × " << tp.get_int("window")
+         << " samples, K = " << tp.get_int("predict_steps") << " steps ahead, "
+         << tp.get_int("negatives") << " negatives (" << tp.get_string("negative_sampling")
+         << "), Adam lr " << tp.get_double("learning_rate") << ", scores ⟨p, z⟩/"
+         << tp.get_double("temperature") << (tp.get_bool("normalize") ? " (normalised)" : "")
+         << "; probes on frozen " << tp.get_string("probe_features")
+         << " features, standardised: phoneme per frame (" << tp.get_int("phoneme_epochs")
+         << " epochs), speaker on utterance "
+         << "means (" << tp.get_int("speaker_epochs") << " epochs), Adam lr "
+         << tp.get_double("probe_lr");
     t.notes.push_back(note.str());
     if (corpus.count("train_hours")) {
       std::ostringstream c;
-      c << "data: " << format_fixed(corpus["train_hours"], 2) << " h train, " << format_fixed(corpus["test_hours"], 2)
-        << " h test; always answering the commonest phoneme scores " << format_fixed(corpus["phoneme_majority"], 4)
-        << ", guessing the speaker " << format_fixed(corpus["speaker_chance"], 4);
+      c << "data: " << format_fixed(corpus["train_hours"], 2) << " h train, "
+        << format_fixed(corpus["test_hours"], 2)
+        << " h test; always answering the commonest phoneme scores "
+        << format_fixed(corpus["phoneme_majority"], 4) << ", guessing the speaker "
+        << format_fixed(corpus["speaker_chance"], 4);
       t.notes.push_back(c.str());
     }
     tables.push_back(std::move(t));

@@ -32,7 +32,8 @@ struct SpeechSet {
   std::int64_t size() const { return static_cast<std::int64_t>(ids.size()); }
 
   // Appends one utterance; returns its index.
-  std::int64_t add(std::string id, std::int64_t spk, std::int64_t n_samples, const std::vector<std::int16_t>& frame_labels) {
+  std::int64_t add(std::string id, std::int64_t spk, std::int64_t n_samples,
+                   const std::vector<std::int16_t>& frame_labels) {
     ids.push_back(std::move(id));
     speaker.push_back(spk);
     samples.push_back(n_samples);
@@ -78,8 +79,8 @@ class SpeechDataset : public Dataset {
     std::vector<std::int64_t> members(b);
     for (std::int64_t i = 0; i < b; ++i) {
       if (ip[i] < 0 || ip[i] >= static_cast<std::int64_t>(it->second.size()))
-        throw std::out_of_range(name() + ": index " + std::to_string(ip[i]) + " outside split '" + split + "' of " +
-                                std::to_string(it->second.size()));
+        throw std::out_of_range(name() + ": index " + std::to_string(ip[i]) + " outside split '" +
+                                split + "' of " + std::to_string(it->second.size()));
       members[i] = it->second[ip[i]];
       longest = std::max(longest, s.samples[members[i]]);
     }
@@ -97,7 +98,8 @@ class SpeechDataset : public Dataset {
     for (std::int64_t i = 0; i < b; ++i) {
       const std::int64_t u = members[i];
       const std::int16_t* a = audio(u);
-      for (std::int64_t t = 0; t < s.samples[u]; ++t) xp[i * longest + t] = static_cast<float>(a[t]) / 32768.0f;
+      for (std::int64_t t = 0; t < s.samples[u]; ++t)
+        xp[i * longest + t] = static_cast<float>(a[t]) / 32768.0f;
       const std::int64_t f = std::min(s.frames[u], max_frames);
       for (std::int64_t k = 0; k < f; ++k) lp[i * max_frames + k] = s.labels[s.frame_offset[u] + k];
       gp[i] = s.speaker[u];

@@ -7,8 +7,8 @@
 #include "../common/speech_set.hpp"
 #include "synthesis.hpp"
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -29,27 +29,36 @@ namespace ds = rpcbench::datasets;
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kRate = 16000, kStride = 160;
-constexpr const char* kFormat = "rpcbench espeak_corpus 1";  // bump when the layout or labelling changes
+constexpr const char* kFormat =
+    "rpcbench espeak_corpus 1";  // bump when the layout or labelling changes
 
 constexpr rpcbench::ParamSpec kParams[] = {
-    {"cache_dir", ParamType::text, "\"results/cache\"", "where generated corpora are kept (relative to the working folder)"},
-    {"seed", ParamType::integer, "1", "generation seed: sentences, speaker settings, silences, split"},
-    {"voices", ParamType::text, "\"en-us,en\"", "comma-separated espeak-ng voices (espeak-ng --voices)"},
+    {"cache_dir", ParamType::text, "\"results/cache\"",
+     "where generated corpora are kept (relative to the working folder)"},
+    {"seed", ParamType::integer, "1",
+     "generation seed: sentences, speaker settings, silences, split"},
+    {"voices", ParamType::text, "\"en-us,en\"",
+     "comma-separated espeak-ng voices (espeak-ng --voices)"},
     {"variants", ParamType::text, "\"m1,m2,m3,m4,m5,m7,f1,f2,f3,f4,f5,klatt\"",
      "comma-separated variants (files of espeak-ng-data/voices/!v); speakers = voices × variants"},
     {"utterances_per_speaker", ParamType::integer, "40", "the corpus size"},
-    {"test_fraction", ParamType::real, "0.2", "share of each speaker's utterances in the test split"},
+    {"test_fraction", ParamType::real, "0.2",
+     "share of each speaker's utterances in the test split"},
     {"words_min", ParamType::integer, "4", "fewest words per sentence"},
     {"words_max", ParamType::integer, "10", "most words per sentence"},
     {"pitch_min", ParamType::integer, "25", "lowest base pitch (espeak-ng 0–100) a speaker draws"},
     {"pitch_max", ParamType::integer, "75", "highest base pitch"},
-    {"rate_min", ParamType::integer, "140", "slowest speaking rate a speaker draws (words per minute)"},
+    {"rate_min", ParamType::integer, "140",
+     "slowest speaking rate a speaker draws (words per minute)"},
     {"rate_max", ParamType::integer, "210", "fastest speaking rate"},
-    {"edge_silence_ms", ParamType::integer, "200", "silence before and after each utterance: uniform in [half, all] of this"},
+    {"edge_silence_ms", ParamType::integer, "200",
+     "silence before and after each utterance: uniform in [half, all] of this"},
     {"word_list", ParamType::text, "\"/usr/share/dict/american-english\"",
      "one word a line (Debian: wamerican); lower-case a–z words of 2–12 letters are used"},
-    {"sentence_file", ParamType::text, "\"\"", "if set: sentences are its non-empty lines (in turn) instead of random words"},
-    {"jobs", ParamType::integer, "0", "synthesis processes (0: one per core); does not change the corpus"},
+    {"sentence_file", ParamType::text, "\"\"",
+     "if set: sentences are its non-empty lines (in turn) instead of random words"},
+    {"jobs", ParamType::integer, "0",
+     "synthesis processes (0: one per core); does not change the corpus"},
 };
 
 std::uint64_t splitmix(std::uint64_t x) {
@@ -75,13 +84,15 @@ std::string sha256_hex(const std::string& bytes) {
 
 std::string read_text(const fs::path& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("espeak_corpus: cannot read the " + what + " '" + path.string() + "'");
+  if (!in)
+    throw std::runtime_error("espeak_corpus: cannot read the " + what + " '" + path.string() + "'");
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
 
-std::vector<std::string> split_list(const std::string& text, const rpcbench::Params& p, const char* key) {
+std::vector<std::string> split_list(const std::string& text, const rpcbench::Params& p,
+                                    const char* key) {
   std::vector<std::string> out;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
@@ -108,7 +119,8 @@ void put(std::ostream& out, const T& v) {
 template <class T>
 void put_vector(std::ostream& out, const std::vector<T>& v) {
   put<std::uint64_t>(out, v.size());
-  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  out.write(reinterpret_cast<const char*>(v.data()),
+            static_cast<std::streamsize>(v.size() * sizeof(T)));
 }
 void put_strings(std::ostream& out, const std::vector<std::string>& v) {
   put<std::uint64_t>(out, v.size());
@@ -168,7 +180,8 @@ std::string serialise(const Loaded& c) {
 
 Loaded deserialise(const std::string& bytes) {
   const std::string head = std::string(kFormat) + '\n';
-  if (bytes.compare(0, head.size(), head) != 0) throw std::runtime_error("not a corpus of format '" + std::string(kFormat) + "'");
+  if (bytes.compare(0, head.size(), head) != 0)
+    throw std::runtime_error("not a corpus of format '" + std::string(kFormat) + "'");
   Reader r{bytes, head.size()};
   Loaded c;
   c.set.class_names = r.strings();
@@ -182,7 +195,8 @@ Loaded deserialise(const std::string& bytes) {
   c.set.splits["test"] = r.vec<std::int64_t>();
   c.audio = r.vec<std::int16_t>();
   const std::size_t n = c.set.ids.size();
-  if (c.set.speaker.size() != n || c.set.samples.size() != n || c.set.frames.size() != n || r.at != bytes.size())
+  if (c.set.speaker.size() != n || c.set.samples.size() != n || c.set.frames.size() != n ||
+      r.at != bytes.size())
     throw std::runtime_error("inconsistent arrays");
   std::int64_t samples = 0, frames = 0;
   for (std::size_t u = 0; u < n; ++u) {
@@ -191,7 +205,8 @@ Loaded deserialise(const std::string& bytes) {
     samples += c.set.samples[u];
     frames += c.set.frames[u];
   }
-  if (samples != static_cast<std::int64_t>(c.audio.size()) || frames != static_cast<std::int64_t>(c.set.labels.size()))
+  if (samples != static_cast<std::int64_t>(c.audio.size()) ||
+      frames != static_cast<std::int64_t>(c.set.labels.size()))
     throw std::runtime_error("inconsistent sizes");
   return c;
 }
@@ -203,9 +218,12 @@ class EspeakCorpus : public ds::SpeechDataset {
     const auto variants = split_list(p.get_string("variants"), p, "variants");
     const std::int64_t per_speaker = p.get_int_in("utterances_per_speaker", 2, 1000000);
     const double test_fraction = p.get_double_in("test_fraction", 0.0, 1.0);
-    const std::int64_t words_min = p.get_int_in("words_min", 1, 200), words_max = p.get_int_in("words_max", words_min, 200);
-    const std::int64_t pitch_min = p.get_int_in("pitch_min", 0, 100), pitch_max = p.get_int_in("pitch_max", pitch_min, 100);
-    const std::int64_t rate_min = p.get_int_in("rate_min", 80, 450), rate_max = p.get_int_in("rate_max", rate_min, 450);
+    const std::int64_t words_min = p.get_int_in("words_min", 1, 200),
+                       words_max = p.get_int_in("words_max", words_min, 200);
+    const std::int64_t pitch_min = p.get_int_in("pitch_min", 0, 100),
+                       pitch_max = p.get_int_in("pitch_max", pitch_min, 100);
+    const std::int64_t rate_min = p.get_int_in("rate_min", 80, 450),
+                       rate_max = p.get_int_in("rate_max", rate_min, 450);
     const std::int64_t edge_ms = p.get_int_in("edge_silence_ms", 0, 10000);
     const std::int64_t jobs = p.get_int_in("jobs", 0, 256);
     const std::uint64_t seed = static_cast<std::uint64_t>(p.get_int("seed"));
@@ -219,7 +237,9 @@ class EspeakCorpus : public ds::SpeechDataset {
       std::stringstream in(text_source);
       for (std::string line; std::getline(in, line);)
         if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
-      if (lines.empty()) throw std::runtime_error("espeak_corpus: sentence_file '" + sentence_file + "' has no sentences");
+      if (lines.empty())
+        throw std::runtime_error("espeak_corpus: sentence_file '" + sentence_file +
+                                 "' has no sentences");
     } else {
       text_source = read_text(p.get_string("word_list"), "word_list");
       static const std::regex plain("[a-z]{2,12}");
@@ -227,7 +247,8 @@ class EspeakCorpus : public ds::SpeechDataset {
       for (std::string w; std::getline(in, w);)
         if (std::regex_match(w, plain)) words.push_back(w);
       if (words.empty())
-        throw std::runtime_error("espeak_corpus: word_list '" + p.get_string("word_list") + "' has no lower-case a–z words");
+        throw std::runtime_error("espeak_corpus: word_list '" + p.get_string("word_list") +
+                                 "' has no lower-case a–z words");
     }
 
     // Everything the bytes depend on, hashed: a changed setting, word list or library regenerates.
@@ -241,7 +262,8 @@ class EspeakCorpus : public ds::SpeechDataset {
     settings["sample_rate"] = kRate;
     settings["frame_stride"] = kStride;
     const std::string hash = sha256_hex(settings.dump());
-    const fs::path dir = fs::path(p.get_string("cache_dir")) / ("espeak_corpus-" + hash.substr(0, 16));
+    const fs::path dir =
+        fs::path(p.get_string("cache_dir")) / ("espeak_corpus-" + hash.substr(0, 16));
 
     // One generation at a time in this process; a corpus loaded once is shared by every case.
     static std::mutex mutex;
@@ -270,14 +292,16 @@ class EspeakCorpus : public ds::SpeechDataset {
           req.range = static_cast<int>(uniform_int(rng, 30, 70));
           req.rate = static_cast<int>(uniform_int(rng, rate_min, rate_max));
           for (std::int64_t u = 0; u < per_speaker; ++u) {
-            std::mt19937_64 urng(splitmix(seed ^ splitmix((static_cast<std::uint64_t>(s) << 32) + u + 7)));
+            std::mt19937_64 urng(
+                splitmix(seed ^ splitmix((static_cast<std::uint64_t>(s) << 32) + u + 7)));
             rpcbench::espeak::UtteranceRequest ur;
             if (!lines.empty()) {
               ur.text = lines[next_line++ % lines.size()];
             } else {
               const std::int64_t n = uniform_int(urng, words_min, words_max);
               for (std::int64_t w = 0; w < n; ++w)
-                ur.text += (w ? " " : "") + words[uniform_int(urng, 0, static_cast<std::int64_t>(words.size()) - 1)];
+                ur.text += (w ? " " : "") +
+                           words[uniform_int(urng, 0, static_cast<std::int64_t>(words.size()) - 1)];
               ur.text += ".";
             }
             ur.rand_seed = static_cast<unsigned>(urng() & 0x7fffffff);
@@ -285,33 +309,41 @@ class EspeakCorpus : public ds::SpeechDataset {
             ur.trail_ms = edge_ms > 0 ? uniform_int(urng, edge_ms / 2, edge_ms) : 0;
             req.utterances.push_back(std::move(ur));
           }
-          speaker_names.push_back(voice + "+" + variant + " pitch " + std::to_string(req.pitch) + " range " +
-                                  std::to_string(req.range) + " rate " + std::to_string(req.rate));
+          speaker_names.push_back(voice + "+" + variant + " pitch " + std::to_string(req.pitch) +
+                                  " range " + std::to_string(req.range) + " rate " +
+                                  std::to_string(req.rate));
           speakers.push_back(std::move(req));
         }
-      corpus_ = generate(speakers, speaker_names, seed, test_fraction,
-                         jobs > 0 ? static_cast<int>(jobs) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-                         settings, hash, dir);
+      corpus_ =
+          generate(speakers, speaker_names, seed, test_fraction,
+                   jobs > 0 ? static_cast<int>(jobs)
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                   settings, hash, dir);
     }
     loaded[key] = corpus_;
   }
 
  protected:
   const ds::SpeechSet& set() const override { return corpus_->set; }
-  const std::int16_t* audio(std::int64_t u) override { return corpus_->audio.data() + corpus_->sample_offset[u]; }
+  const std::int16_t* audio(std::int64_t u) override {
+    return corpus_->audio.data() + corpus_->sample_offset[u];
+  }
   std::string name() const override { return "espeak_corpus"; }
 
  private:
   // A cached corpus whose manifest names this hash and whose bytes match it; null otherwise.
   static std::shared_ptr<const Loaded> load(const fs::path& dir, const std::string& hash) {
     std::error_code ec;
-    if (!fs::is_regular_file(dir / "manifest.json", ec) || !fs::is_regular_file(dir / "corpus.bin", ec)) return nullptr;
+    if (!fs::is_regular_file(dir / "manifest.json", ec) ||
+        !fs::is_regular_file(dir / "corpus.bin", ec))
+      return nullptr;
     try {
       auto manifest = nlohmann::json::parse(read_text(dir / "manifest.json", "manifest"));
       if (manifest.at("settings_hash") != hash) return nullptr;
       const std::string bytes = read_text(dir / "corpus.bin", "corpus");
       if (sha256_hex(bytes) != manifest.at("corpus_sha256")) {
-        std::fprintf(stderr, "espeak_corpus: '%s' does not match its manifest; generating it again\n",
+        std::fprintf(stderr,
+                     "espeak_corpus: '%s' does not match its manifest; generating it again\n",
                      (dir / "corpus.bin").c_str());
         return nullptr;
       }
@@ -319,21 +351,23 @@ class EspeakCorpus : public ds::SpeechDataset {
       c->manifest = std::move(manifest);
       return c;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "espeak_corpus: cannot use the cache '%s' (%s); generating it again\n", dir.c_str(), e.what());
+      std::fprintf(stderr, "espeak_corpus: cannot use the cache '%s' (%s); generating it again\n",
+                   dir.c_str(), e.what());
       return nullptr;
     }
   }
 
-  static std::shared_ptr<const Loaded> generate(const std::vector<rpcbench::espeak::SpeakerRequest>& speakers,
-                                                const std::vector<std::string>& speaker_names, std::uint64_t seed,
-                                                double test_fraction, int jobs, const nlohmann::json& settings,
-                                                const std::string& hash, const fs::path& dir) {
+  static std::shared_ptr<const Loaded> generate(
+      const std::vector<rpcbench::espeak::SpeakerRequest>& speakers,
+      const std::vector<std::string>& speaker_names, std::uint64_t seed, double test_fraction,
+      int jobs, const nlohmann::json& settings, const std::string& hash, const fs::path& dir) {
     const auto start = std::chrono::steady_clock::now();
     const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
     std::error_code ec;
     fs::create_directories(parent, ec);
     if (!fs::is_directory(parent, ec))
-      throw std::runtime_error("espeak_corpus: cannot create the cache folder '" + parent.string() + "'");
+      throw std::runtime_error("espeak_corpus: cannot create the cache folder '" + parent.string() +
+                               "'");
     const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + std::to_string(getpid()));
     fs::remove_all(tmp, ec);
     std::vector<std::vector<rpcbench::espeak::Utterance>> synthesised;
@@ -356,7 +390,8 @@ class EspeakCorpus : public ds::SpeechDataset {
     c->set.class_names = {"sil"};
     c->set.class_names.insert(c->set.class_names.end(), names.begin(), names.end());
     std::map<std::string, std::int16_t> label_of;
-    for (std::size_t i = 0; i < c->set.class_names.size(); ++i) label_of[c->set.class_names[i]] = static_cast<std::int16_t>(i);
+    for (std::size_t i = 0; i < c->set.class_names.size(); ++i)
+      label_of[c->set.class_names[i]] = static_cast<std::int16_t>(i);
     c->set.speaker_names = speaker_names;
     auto& train = c->set.splits["train"];
     auto& test = c->set.splits["test"];
@@ -378,14 +413,17 @@ class EspeakCorpus : public ds::SpeechDataset {
         }
         c->sample_offset.push_back(static_cast<std::int64_t>(c->audio.size()));
         c->audio.insert(c->audio.end(), utt.audio.begin(), utt.audio.end());
-        members.push_back(c->set.add("s" + std::to_string(s) + "-u" + std::to_string(u), static_cast<std::int64_t>(s),
+        members.push_back(c->set.add("s" + std::to_string(s) + "-u" + std::to_string(u),
+                                     static_cast<std::int64_t>(s),
                                      static_cast<std::int64_t>(utt.audio.size()), frames));
       }
       // Split by utterance within each speaker: every speaker on both sides.
       std::mt19937_64 rng(splitmix(seed ^ 0x5eed5011ull ^ splitmix(s + 1)));
-      for (std::size_t i = members.size(); i > 1; --i) std::swap(members[i - 1], members[uniform_int(rng, 0, i - 1)]);
+      for (std::size_t i = members.size(); i > 1; --i)
+        std::swap(members[i - 1], members[uniform_int(rng, 0, i - 1)]);
       const auto n = static_cast<std::int64_t>(members.size());
-      const std::int64_t n_test = std::clamp<std::int64_t>(std::llround(test_fraction * n), 1, n - 1);
+      const std::int64_t n_test =
+          std::clamp<std::int64_t>(std::llround(test_fraction * n), 1, n - 1);
       test.insert(test.end(), members.begin(), members.begin() + n_test);
       train.insert(train.end(), members.begin() + n_test, members.end());
     }
@@ -403,8 +441,10 @@ class EspeakCorpus : public ds::SpeechDataset {
         {"speakers", speaker_names},
         {"phonemes", c->set.class_names},
         {"utterances", {{"train", train.size()}, {"test", test.size()}}},
-        {"hours", {{"train", train_samples / kRate / 3600.0}, {"test", test_samples / kRate / 3600.0}}},
-        {"generation_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+        {"hours",
+         {{"train", train_samples / kRate / 3600.0}, {"test", test_samples / kRate / 3600.0}}},
+        {"generation_seconds",
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
     };
     {
       std::ofstream corpus(tmp / "corpus.bin", std::ios::binary), manifest(tmp / "manifest.json");
@@ -428,5 +468,7 @@ class EspeakCorpus : public ds::SpeechDataset {
 
 }  // namespace
 
-RPCBENCH_DATASET(EspeakCorpus, "espeak_corpus", "1.0.0",
-                 "speech synthesised with espeak-ng: 16 kHz, 10 ms phoneme labels, speakers = voices × variants", kParams)
+RPCBENCH_DATASET(
+    EspeakCorpus, "espeak_corpus", "1.0.0",
+    "speech synthesised with espeak-ng: 16 kHz, 10 ms phoneme labels, speakers = voices × variants",
+    kParams)

@@ -13,7 +13,7 @@
 namespace rpcbench::espeak {
 
 struct Event {
-  std::int64_t start;  // first sample at the output rate
+  std::int64_t start;   // first sample at the output rate
   std::string phoneme;  // espeak-ng's mnemonic ("h", "@", "oU"); "_…" are pauses
 };
 
@@ -24,8 +24,8 @@ struct Utterance {
 
 struct UtteranceRequest {
   std::string text;
-  unsigned rand_seed = 1;      // espeak-ng draws its noise from rand(): seeded per utterance
-  std::int64_t lead_ms = 0;    // silence added before and after the speech
+  unsigned rand_seed = 1;    // espeak-ng draws its noise from rand(): seeded per utterance
+  std::int64_t lead_ms = 0;  // silence added before and after the speech
   std::int64_t trail_ms = 0;
 };
 
@@ -44,7 +44,8 @@ std::string versions();
 // Synthesises every speaker, up to `jobs` child processes at a time, resampled to `rate` Hz with
 // libsoxr (high quality, linear phase) and padded with zeros to a multiple of `pad_to` samples.
 // Throws std::runtime_error with the child's message (unknown voice or variant, synthesis error).
-std::vector<std::vector<Utterance>> synthesise(const std::vector<SpeakerRequest>& speakers, std::int64_t rate,
-                                               std::int64_t pad_to, int jobs, const std::filesystem::path& scratch);
+std::vector<std::vector<Utterance>> synthesise(const std::vector<SpeakerRequest>& speakers,
+                                               std::int64_t rate, std::int64_t pad_to, int jobs,
+                                               const std::filesystem::path& scratch);
 
 }  // namespace rpcbench::espeak
