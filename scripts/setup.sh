@@ -16,6 +16,7 @@ packages=(
   dataset-fashion-mnist
   chromium
   slurm-wlm munge
+  libespeak-ng-dev espeak-ng-data libsoxr-dev libsndfile1-dev wamerican
 )
 
 missing=()

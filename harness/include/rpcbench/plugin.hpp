@@ -27,7 +27,8 @@
 #include <vector>
 
 // Bump when anything in this header changes layout or meaning. The harness refuses other values.
-#define RPCBENCH_ABI_VERSION 1
+// 2: sequences (Batch::groups and ::lengths, DatasetSpec sequence fields, sequence encoders).
+#define RPCBENCH_ABI_VERSION 2
 
 #define RPCBENCH_DETAIL_STR_(x) #x
 #define RPCBENCH_DETAIL_STR(x) RPCBENCH_DETAIL_STR_(x)
@@ -175,15 +176,16 @@ class Objective {
 
 // Per-sample shapes (no batch dimension) of what the dataset delivers.
 struct InputSpec {
-  std::vector<std::int64_t> x_shape;
+  std::vector<std::int64_t> x_shape;  // -1 in the last place: variable length (e.g. audio, {1, -1})
   std::vector<std::int64_t> y_shape;  // empty when there is no paired variable
   std::int64_t num_classes = 0;       // 0 when unlabelled
 };
 
 // Declared in PluginInfo::capabilities so tasks can check before building anything.
 enum EncoderCapability : std::uint32_t {
-  kEncodes = 1u << 0,       // encode(x) -> [N, output_dim]
-  kScoresPairs = 1u << 1,   // score_matrix(x, y) -> [N, N]
+  kEncodes = 1u << 0,           // encode(x) -> [N, output_dim]
+  kScoresPairs = 1u << 1,       // score_matrix(x, y) -> [N, N]
+  kEncodesSequences = 1u << 2,  // encode_sequence(x) -> [B, F, output_dim]; context(z) -> [B, F, context_dim]
 };
 
 class Encoder {
@@ -199,21 +201,41 @@ class Encoder {
   virtual torch::Tensor score_matrix(const torch::Tensor& /*x*/, const torch::Tensor& /*y*/) {
     throw std::logic_error("this encoder does not implement score_matrix()");
   }
+  // Sequence encoders (kEncodesSequences). x [B, C, T] -> z [B, F, output_dim], one frame per
+  // frame_stride() input steps (F = T / frame_stride() when T is a multiple of it); frame f may
+  // see later input (a convolution's receptive field), never later frames.
+  virtual torch::Tensor encode_sequence(const torch::Tensor& /*x*/) {
+    throw std::logic_error("this encoder does not implement encode_sequence()");
+  }
+  // The autoregressive context: c[:, f] depends on z[:, 0..f] only. [B, F, output_dim] -> [B, F, context_dim].
+  virtual torch::Tensor context(const torch::Tensor& /*z*/) {
+    throw std::logic_error("this encoder does not implement context()");
+  }
+  virtual std::int64_t context_dim() const { return 0; }
+  virtual std::int64_t frame_stride() const { return 0; }
 };
 
 // ---------------------------------------------------------------------------------------------
 // Datasets (finite labelled sets and streaming samplers with known MI)
 
 struct Batch {
-  torch::Tensor x;
-  torch::Tensor y;       // paired variable (MI samplers); undefined otherwise
-  torch::Tensor labels;  // int64 class labels; undefined when unlabelled
+  torch::Tensor x;        // [B, ...]; variable-length sets pad the last axis with zeros
+  torch::Tensor y;        // paired variable (MI samplers); undefined otherwise
+  torch::Tensor labels;   // int64 class labels [B], or per frame [B, F] (-1: padding); undefined when unlabelled
+  torch::Tensor groups;   // int64 [B]: a second labelling of whole examples (the speaker); undefined when none
+  torch::Tensor lengths;  // int64 [B]: valid length of each x along its last axis (variable-length sets)
 };
 
 struct DatasetSpec {
   InputSpec input;
   std::int64_t stream_steps = 0;                     // > 0: a sampler with this many steps
   std::map<std::string, std::int64_t> split_sizes;  // finite sets: {"train": n, "test": m}
+  // Sequence sets (variable-length x with per-frame labels):
+  std::int64_t frame_stride = 0;  // input steps per label frame (160 samples = 10 ms at 16 kHz)
+  std::int64_t sample_rate = 0;   // input steps per second (Hz)
+  std::int64_t num_groups = 0;    // classes of Batch::groups (speakers)
+  std::map<std::string, std::vector<std::int64_t>> lengths;  // per split: each example's length (last axis of x)
+  std::map<std::string, std::vector<std::int64_t>> groups;   // per split: each example's group (speaker)
 };
 
 class Dataset {

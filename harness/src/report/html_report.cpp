@@ -332,17 +332,27 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   for (const auto& c : cases)
     if (std::find(datasets.begin(), datasets.end(), c.dataset) == datasets.end()) datasets.push_back(c.dataset);
 
-  html << "<h2>Cases</h2>\n<table class=\"cases\"><tr><th>case</th><th>status</th><th>message</th></tr>\n";
-  for (const auto& c : cases)
-    html << "<tr><td>" << escape(c.key) << "</td><td class=\"" << escape(c.status) << "\">" << escape(c.status)
-         << (c.stopped_step ? " @" + std::to_string(*c.stopped_step) : "") << "</td><td>" << escape(c.message) << "</td></tr>\n";
-  html << "</table>\n";
-
   // What to draw comes from the task (its plots and headline metrics) and the run's grid.
   TaskCatalog tasks;
   const Task* task = tasks.find(r.column_text(2));
   const std::vector<PlotSpec> plots = task ? task->plots() : std::vector<PlotSpec>{};
   const std::vector<HeadlineMetric> headline = task ? task->headline_metrics() : std::vector<HeadlineMetric>{};
+
+  // One row per case: its status and the task's headline metrics (the control included).
+  html << "<h2>Cases</h2>\n<table class=\"cases\"><tr><th>case</th><th>status</th>";
+  for (const HeadlineMetric& m : headline) html << "<th>" << escape(m.title) << "</th>";
+  html << "<th>message</th></tr>\n";
+  for (const auto& c : cases) {
+    html << "<tr><td>" << escape(c.key) << "</td><td class=\"" << escape(c.status) << "\">" << escape(c.status)
+         << (c.stopped_step ? " @" + std::to_string(*c.stopped_step) : "") << "</td>";
+    const auto whole = c.summaries.find("");
+    for (const HeadlineMetric& m : headline) {
+      const bool has = whole != c.summaries.end() && whole->second.count(m.name) != 0;
+      html << "<td>" << (has ? format_fixed(whole->second.at(m.name), 4, "—") : std::string("—")) << "</td>";
+    }
+    html << "<td>" << escape(c.message) << "</td></tr>\n";
+  }
+  html << "</table>\n";
   const nlohmann::json resolved = nlohmann::json::parse(resolved_text, nullptr, false);
   const int repeats = resolved.is_object() ? resolved["suite"].value("repeats", 1) : 1;
 

@@ -109,5 +109,6 @@ class TaskCatalog {
 
 std::unique_ptr<Task> make_mi_task();
 std::unique_ptr<Task> make_contrastive_task();
+std::unique_ptr<Task> make_cpc_task();
 
 }  // namespace rpcbench

@@ -5,6 +5,7 @@ namespace rpcbench {
 TaskCatalog::TaskCatalog() {
   tasks_.push_back(make_mi_task());
   tasks_.push_back(make_contrastive_task());
+  tasks_.push_back(make_cpc_task());
 }
 
 const Task* TaskCatalog::find(const std::string& name) const {

@@ -63,7 +63,10 @@ class GaussianStaircase : public rpcbench::Dataset {
     torch::Tensor eps = torch::randn({batch_size, dim_}, generator, options);
     torch::Tensor y = rho * x + std::sqrt(1.0 - rho * rho) * eps;
     if (cubic_) y = y.pow(3);
-    return {x, y, {}};
+    rpcbench::Batch batch;
+    batch.x = x;
+    batch.y = y;
+    return batch;
   }
 
   double true_mi(std::int64_t step) const override { return true_mi_(level(step)); }
