@@ -217,6 +217,13 @@ TEST(CliSpeech, ImpossibleTaskSettingsAreRefusedByName) {
     EXPECT_EQ(r.exit_code, 2) << extra << r.output;
     EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
   }
+  // A grid value is checked against the data like a [task] value.
+  const auto swept = dir.write("swept.toml", tiny_speech_suite(dir.path() / "cache", "", objectives) +
+                                                 "\n[sweep]\ntask.window = [3200, 1600000]\n");
+  const auto r = run_command(harness() + " run " + swept.string() + " --db " + db.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("parameter 'window' is longer than every training utterance"), std::string::npos)
+      << r.output;
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 0);
 }
 

@@ -406,6 +406,12 @@ TEST_F(LibriSpeechFiles, EmptySplitIsRefused) {
   expect_refused(params(), {"test split is empty", (root() / "test_split.txt").string()});
 }
 
+TEST_F(LibriSpeechFiles, AnUtteranceInBothSplitsIsRefused) {
+  std::ofstream(root() / "test_split.txt", std::ios::trunc) << "19-198-0002\n19-198-0001\n";
+  expect_refused(params(), {"19-198-0001 is in the train list and again in the test list",
+                            (root() / "test_split.txt").string()});
+}
+
 TEST_F(LibriSpeechFiles, BadLabelNamesFileAndLine) {
   std::ofstream(root() / "converted_aligned_phones.txt", std::ios::app) << "27-1-0001 3 x 4\n";
   expect_refused(params(), {"converted_aligned_phones.txt:4", "label 'x'"});

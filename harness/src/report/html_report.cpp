@@ -123,6 +123,18 @@ std::string draw(Database& db, const PlotSpec& plot, const std::string& dataset,
           }
         }
       }
+      if (plot.reference_sample.empty() && !plot.ceiling_summary.empty()) {
+        // A constant from the cases (e.g. a loss at chance), across the steps drawn.
+        double first = INFINITY, last = -INFINITY;
+        for (const auto& l : lines)
+          if (!l.x.empty()) first = std::min(first, l.x.front()), last = std::max(last, l.x.back());
+        for (const CaseRow* c : in) {
+          const double level = summary_of(*c, "", plot.ceiling_summary);
+          if (std::isnan(level)) continue;
+          lines.push_back({plot.ceiling_summary, {first, last}, {level, level}, true, {}});
+          break;
+        }
+      }
       return svg::line_chart({title, "step", plot.y_label, true, {}}, lines);
     }
     case PlotSpec::Kind::scope_bars: {

@@ -97,7 +97,8 @@ class ContrastiveTask : public Task {
     using K = PlotSpec::Kind;
     return {{K::summary_bars, "Top-1 accuracy on {dataset} (random_init = untrained control)", "top-1",
              {"linear_top1", "knn_top1"}, "", "", ""},
-            {K::step_curves, "Training loss on {dataset}", "loss", {"loss"}, "", "", ""},
+            {K::step_curves, "Training loss on {dataset} (dashed: InfoNCE at chance, log(2N − 1))", "loss", {"loss"}, "",
+             "infonce_chance_loss", ""},
             {K::step_curves, "Gradient norm on {dataset}", "grad_norm", {"grad_norm"}, "", "", ""}};
   }
   std::vector<HeadlineMetric> headline_metrics() const override {
@@ -116,28 +117,20 @@ class ContrastiveTask : public Task {
           spec.input.x_shape.size() != 3)
         throw InputError(suite.path.string() + ": task 'contrastive' needs a labelled image dataset with train and "
                          "test splits; dataset '" + d.label + "' is not one");
-      // Every batch size a case can get: the suite's, each objective's own, each grid value.
-      std::vector<std::int64_t> sizes;
-      for (const Params* each : task_param_sets(suite)) {
-        sizes.push_back(each->get_int("batch_size"));
-        const double fraction = each->get_double("validation_fraction");
-        if (fraction > 0 && eval_splits(spec, fraction).eval.size(0) == 0)
-          each->fail("validation_fraction", "holds out no image of dataset '" + d.label + "' (" +
-                                                std::to_string(spec.split_sizes.at("train")) + " training images)");
-      }
-      for (const SweepAxis& axis : suite.sweep)
-        if (axis.target == SweepAxis::Target::task && axis.name == "batch_size")
-          for (const ParamValue& v : axis.values) sizes.push_back(std::get<std::int64_t>(v));
-      // The largest hold-out any case asks for leaves the fewest images to train on.
-      double largest_fraction = 0;
-      for (const Params* each : task_param_sets(suite))
-        largest_fraction = std::max(largest_fraction, each->get_double("validation_fraction"));
-      const std::int64_t trainable = eval_splits(spec, largest_fraction).train.size(0);
-      for (std::int64_t size : sizes)
-        if (trainable < size)
-          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " + std::to_string(trainable) +
-                           " training images" + (largest_fraction > 0 ? " outside the validation split" : "") +
+      // Every setting a case can get (the suite's, each objective's own, each grid value) against
+      // the data: a hold-out must hold out images and leave a batch to train on.
+      for (const Params& each : task_param_variants(suite)) {
+        const double fraction = each.get_double("validation_fraction");
+        const EvalSplits splits = eval_splits(spec, fraction);
+        if (fraction > 0 && splits.eval.size(0) == 0)
+          each.fail("validation_fraction", "holds out no image of dataset '" + d.label + "' (" +
+                                               std::to_string(spec.split_sizes.at("train")) + " training images)");
+        const std::int64_t size = each.get_int("batch_size");
+        if (splits.train.size(0) < size)
+          throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " + std::to_string(splits.train.size(0)) +
+                           " training images" + (fraction > 0 ? " outside the validation split" : "") +
                            ", fewer than a batch of " + std::to_string(size) + ": no training step would run");
+      }
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
@@ -437,6 +430,8 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   outcome.summary.push_back({"", "steps", static_cast<double>(step)});
   outcome.summary.push_back({"", "final_loss", final_loss});
   outcome.summary.push_back({"", "final_pair_top1", final_top1});
+  // InfoNCE's loss when the positive is no more likely than any of the 2N − 2 negatives.
+  outcome.summary.push_back({"", "infonce_chance_loss", std::log(2.0 * static_cast<double>(n) - 1.0)});
   outcome.summary.push_back({"", "train_seconds", train_seconds});
   outcome.summary.push_back({"", "images_per_second", train_seconds > 0 ? step * n / train_seconds : NAN});
   return outcome;

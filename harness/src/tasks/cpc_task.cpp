@@ -300,7 +300,8 @@ class CpcTask : public Task {
                          std::to_string(spec.frame_stride));
       const std::int64_t longest =
           *std::max_element(spec.lengths.at("train").begin(), spec.lengths.at("train").end());
-      for (const Params* each : task_param_sets(suite)) {
+      for (const Params& variant : task_param_variants(suite)) {  // each grid value too
+        const Params* each = &variant;
         const std::int64_t window = each->get_int("window"), k = each->get_int("predict_steps");
         if (window % spec.frame_stride != 0)
           each->fail("window", "must be a multiple of the frame stride " +

@@ -96,6 +96,26 @@ inline std::vector<const Params*> task_param_sets(const Suite& suite) {
   return sets;
 }
 
+// Every task-parameter set a case can get: each of task_param_sets with every combination of the
+// grid's task values. What depends on the data (a batch larger than the split, a window longer
+// than every utterance) is checked on each of these.
+inline std::vector<Params> task_param_variants(const Suite& suite) {
+  std::vector<Params> out;
+  for (const Params* each : task_param_sets(suite)) out.push_back(*each);
+  for (const SweepAxis& axis : suite.sweep) {
+    if (axis.target != SweepAxis::Target::task) continue;
+    std::vector<Params> next;
+    for (const Params& p : out)
+      for (const ParamValue& v : axis.values) {
+        std::map<std::string, ParamValue> values = p.values();
+        values[axis.name] = v;
+        next.emplace_back(p.owner(), std::move(values));
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
 class TaskCatalog {
  public:
   TaskCatalog();  // every task the harness has

@@ -127,6 +127,16 @@ class LibriSpeech : public ds::SpeechDataset {
                                  file + "' names no utterance)");
     }
 
+    // An utterance in both lists (or twice in one) would be trained on and tested on: refuse.
+    std::map<std::string, std::string> listed_in;
+    for (const auto& [split, key] :
+         {std::pair<std::string, const char*>{"train", "train_list"}, {"test", "test_list"}})
+      for (const auto& id : split_ids.at(split))
+        if (auto [at, fresh] = listed_in.emplace(id, split); !fresh)
+          throw std::runtime_error("librispeech: utterance " + id + " is in the " + at->second +
+                                   " list and again in the " + split + " list ('" +
+                                   under_root(key).string() + "')");
+
     // Speakers: the first field of every id, numbered in numeric order.
     std::set<std::pair<long, std::string>> speakers;
     auto speaker_of = [](const std::string& id) { return id.substr(0, id.find('-')); };
