@@ -48,6 +48,11 @@ mutants=(
   "claims-overlap-counts|harness/src/claims/claims.cpp|if (subject.high < baseline.low) return ClaimVerdict::supported;|if (subject.low < baseline.low) return ClaimVerdict::supported;|claims_test|Claims"
   "claims-diverged-points-ignored|harness/src/claims/claims.cpp|if (lost_subject > 0 |if (false && lost_subject > 0 |claims_test|Claims"
   "shard-cost-order|harness/src/run/shard.cpp|if (costs[a] != costs[b]) return costs[a] > costs[b];|if (costs[a] != costs[b]) return costs[a] < costs[b];|run_test|Shard"
+  "lars-trust-ratio-inside|harness/src/optim/lars.cpp|return trust_ * w_norm / (g_norm + weight_decay_ * w_norm);|return trust_ * w_norm / (g + weight_decay_ * w).norm().item<double>();|optim_test|Lars"
+  "cosine-from-step-zero|harness/src/optim/lr_schedule.cpp|std::clamp((s - warmup_steps) / decay_steps, 0.0, 1.0)|std::clamp(s / static_cast<double>(total), 0.0, 1.0)|optim_test|LrSchedule"
+  "cpc-negative-may-be-own-positive|harness/src/tasks/cpc_task.cpp|steps_ahead * (u >= skip_from)|steps_ahead * (u > skip_from)|tasks_test|CpcNegatives"
+  "cpc-target-one-frame-early|harness/src/tasks/cpc_task.cpp|z.narrow(1, k, w)|z.narrow(1, k - 1, w)|tasks_test|CpcLoss"
+  "librispeech-lists-may-overlap|plugins/datasets/librispeech/librispeech.cpp|if (auto [at, fresh] = listed_in.emplace(id, split); !fresh)|if (auto [at, fresh] = listed_in.emplace(id, split); !fresh && id.empty())|datasets_test|LibriSpeech"
   "mi-headline-partial-levels|harness/src/tasks/mi_task.cpp|== total && levels > 0;|>= 0 && levels > 0;|tasks_test|MiTask"
 )
 
