@@ -256,6 +256,11 @@ TEST(EspeakCorpus, BadSettingsAreRefusedByName) {
   p = tiny(cache.path());
   p["utterances_per_speaker"] = std::int64_t{1};
   expect_refused(p, "utterances_per_speaker");
+  for (double fraction : {0.0, 1.0}) {
+    p = tiny(cache.path());
+    p["test_fraction"] = fraction;
+    expect_refused(p, "parameter 'test_fraction' must be strictly between 0 and 1");
+  }
   // Nothing half-made is left in the cache.
   for (const auto& e : fs::directory_iterator(cache.path()))
     EXPECT_FALSE(e.is_directory()) << e.path();

@@ -43,7 +43,7 @@ constexpr rpcbench::ParamSpec kParams[] = {
      "comma-separated variants (files of espeak-ng-data/voices/!v); speakers = voices × variants"},
     {"utterances_per_speaker", ParamType::integer, "40", "the corpus size"},
     {"test_fraction", ParamType::real, "0.2",
-     "share of each speaker's utterances in the test split"},
+     "share of each speaker's utterances in the test split (rounded; at least one each side)"},
     {"words_min", ParamType::integer, "4", "fewest words per sentence"},
     {"words_max", ParamType::integer, "10", "most words per sentence"},
     {"pitch_min", ParamType::integer, "25", "lowest base pitch (espeak-ng 0–100) a speaker draws"},
@@ -218,6 +218,15 @@ class EspeakCorpus : public ds::SpeechDataset {
     const auto variants = split_list(p.get_string("variants"), p, "variants");
     const std::int64_t per_speaker = p.get_int_in("utterances_per_speaker", 2, 1000000);
     const double test_fraction = p.get_double_in("test_fraction", 0.0, 1.0);
+    // Every speaker needs an utterance on each side (the speaker probe): the share is rounded
+    // and kept within [1, n − 1] utterances, so 0 and 1 themselves cannot be honoured.
+    if (!(test_fraction > 0.0 && test_fraction < 1.0))
+      p.fail("test_fraction", "must be strictly between 0 and 1 (every speaker needs an utterance "
+                              "in both splits), got " + [&] {
+                                std::ostringstream os;
+                                os << test_fraction;
+                                return os.str();
+                              }());
     const std::int64_t words_min = p.get_int_in("words_min", 1, 200),
                        words_max = p.get_int_in("words_max", words_min, 200);
     const std::int64_t pitch_min = p.get_int_in("pitch_min", 0, 100),
