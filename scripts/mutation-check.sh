@@ -59,7 +59,7 @@ mutants=(
 killed=0 survived=0 total=0
 survivors=()
 restore=""
-trap '[[ -n "$restore" ]] && mv -f "$restore.mutation-orig" "$restore"' EXIT
+trap '[[ -n "$restore" ]] && mv -f "$restore.mutation-orig" "$restore" && touch "$restore"' EXIT
 for m in "${mutants[@]}"; do
   IFS='|' read -r name file from to targets tests <<< "$m"
   # The ctest regex may itself contain '|': everything after the fifth field.
@@ -80,6 +80,7 @@ for m in "${mutants[@]}"; do
     verdict="killed"
   fi
   mv -f "$path.mutation-orig" "$path"
+  touch "$path"  # newer than the mutant's objects, so the next build restores them
   restore=""
   if [[ "$verdict" == SURVIVED ]]; then
     survived=$((survived + 1)); survivors+=("$name")
