@@ -28,7 +28,7 @@ mutants=(
   "rpc-ratio-denominator|plugins/objectives/rpc/rpc_objective.hpp|(gamma_ * f + alpha_) / (1.0 - beta_ * f)|(gamma_ * f + alpha_) / (1.0 + beta_ * f)|objectives_test|$objective_tests"
   "smile-clip-asymmetric|plugins/objectives/smile/smile.cpp|neg.clamp(-clip_, clip_)|neg.clamp(-clip_, 2 * clip_)|objectives_test|$objective_tests"
   "js-plus-one-readout|plugins/objectives/js/js.cpp|nwj_value(pos + 1.0, neg + 1.0)|nwj_value(pos + 1.0, neg)|objectives_test|$objective_tests"
-  "mi-task-positive-of-another-pair|harness/src/tasks/mi_task.cpp|const torch::Tensor pos = scores.diagonal();|const torch::Tensor pos = scores.diagonal().roll(1);|tasks_test|MiTask"
+  "mi-task-positive-of-another-pair|harness/src/tasks/mi_task.cpp|const torch::Tensor pos = scores.diagonal();|const torch::Tensor pos = scores.roll(1, 1).diagonal();|tasks_test|MiTask"
   "mi-task-window-whole-level|harness/src/tasks/mi_task.cpp|estimates.begin() + (end - k), estimates.begin() + end|estimates.begin() + begin, estimates.begin() + end|tasks_test|MiTask"
   "window-bias-sign|harness/src/stats/window_stats.cpp|s.bias = s.mean - truth;|s.bias = truth - s.mean;|stats_test|WindowStats"
   "gradient-norm-squared|harness/src/tasks/task.hpp|torch::stack(squares).sum().sqrt()|torch::stack(squares).sum()|tasks_test|MiTask"
@@ -53,6 +53,11 @@ mutants=(
   "cpc-negative-may-be-own-positive|harness/src/tasks/cpc_task.cpp|steps_ahead * (u >= skip_from)|steps_ahead * (u > skip_from)|tasks_test|CpcNegatives"
   "cpc-target-one-frame-early|harness/src/tasks/cpc_task.cpp|z.narrow(1, k, w)|z.narrow(1, k - 1, w)|tasks_test|CpcLoss"
   "librispeech-lists-may-overlap|plugins/datasets/librispeech/librispeech.cpp|if (auto [at, fresh] = listed_in.emplace(id, split); !fresh)|if (auto [at, fresh] = listed_in.emplace(id, split); !fresh && id.empty())|datasets_test|LibriSpeech"
+  "bmi-student-correction-sign|plugins/datasets/bmi/bmi.cpp|return g(nu) + g(nu + x + y) - g(nu + x) - g(nu + y);|return g(nu) - g(nu + x + y) - g(nu + x) - g(nu + y);|datasets_test|Bmi"
+  "bmi-uniform-wide-noise|plugins/datasets/bmi/bmi.cpp|: 1.0 / (2.0 * noise_);|: 1.0 / noise_;|datasets_test|Bmi"
+  "bmi-dense-shared-factor|plugins/datasets/bmi/bmi.cpp|std::sqrt(correlation_) * shared|correlation_ * shared|datasets_test|Bmi"
+  "bmi-spiral-angle|plugins/datasets/bmi/bmi.cpp|out.select(1, 1).copy_(s * a + c * b);|out.select(1, 1).copy_(s * a - c * b);|datasets_test|Bmi"
+  "ranking-incomplete-datasets|harness/src/run/aggregates.cpp|finite == datasets.size() ? sum|finite > 0 ? sum|run_test|Aggregates"
   "mi-headline-partial-levels|harness/src/tasks/mi_task.cpp|== total && levels > 0;|>= 0 && levels > 0;|tasks_test|MiTask"
 )
 

@@ -221,5 +221,27 @@ TEST(Claims, MiVarianceCountsOnlyAtComparableBias) {
   EXPECT_NE(row->reason.find("bias not comparable"), std::string::npos) << row->reason;
 }
 
+TEST(Claims, BatchSizeGivesNoVerdictWhenTheSubjectLostPointsAlongTheAxis) {
+  // The subject's slope without its diverged batch sizes would flatter it: no verdict either way.
+  CraftedDb c;
+  const auto run = c.run("batch-size-mi", "mi", "batch_size", "finished", R"([{"key":"batch_size","values":[32,64]}])");
+  for (const char* o : {"rpc", "infonce"}) c.add_case(run, "g", o, 0, "finished", "/batch_size=32");
+  auto slope = [&](const std::string& objective, double s, double lo, double hi, double lost) {
+    const std::string g = "dataset=g/objective=" + objective;
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_log2(batch_size)", s);
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_low_log2(batch_size)", lo);
+    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_high_log2(batch_size)", hi);
+    c.aggregate(run, g, "", "mean_abs_bias", "n_log2(batch_size)", 8);
+    c.aggregate(run, g, "", "mean_abs_bias", "not_finished_log2(batch_size)", lost);
+  };
+  slope("rpc", -0.1, -0.2, 0.0, 2);       // would be "supported" on its surviving points
+  slope("infonce", -1.0, -1.2, -0.8, 0);
+  const auto s = evaluate_claims(c.db(), "rpc")[1];
+  const ClaimRow* infonce = find(s, "infonce", "mean |bias|");
+  ASSERT_NE(infonce, nullptr);
+  EXPECT_EQ(infonce->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(infonce->reason.find("2 of the subject's and 0 of the baseline's"), std::string::npos) << infonce->reason;
+}
+
 }  // namespace
 }  // namespace rpcbench

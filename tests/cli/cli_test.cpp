@@ -704,5 +704,38 @@ TEST(CliScale, JobsAndShardsGiveTheSameMetricsAsOneProcess) {
   }
 }
 
+TEST(CliBmi, QuickProfileRecordsEveryTaskAndRanksTheEstimators) {
+  test::TempDir dir;
+  const auto db = dir.path() / "bmi.db";
+  const auto r = run_command(harness() + " run " + suite_file("mi-bmi.toml") + " --profile quick --jobs 2 --threads 1 --db " +
+                             db.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // 14 tasks × 8 estimators × 2 seeds, each with its one level of statistics.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 224);
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT dataset) FROM cases"), 14);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM summaries s JOIN cases c USING (case_id) WHERE s.name = 'true_mi'"),
+            count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"));
+  auto truth = [&](const std::string& dataset) {
+    Database d(db, Database::Mode::read_only);
+    auto s = d.prepare("SELECT DISTINCT s.value FROM summaries s JOIN cases c USING (case_id) WHERE s.name = 'true_mi' AND c.dataset = ?1");
+    s.bind(1, dataset);
+    EXPECT_TRUE(s.step()) << dataset;
+    const double v = s.column_double(0);
+    EXPECT_FALSE(s.step()) << dataset << ": more than one true MI";
+    return v;
+  };
+  EXPECT_NEAR(truth("1v1-normal-0.75"), -0.5 * std::log(1 - 0.75 * 0.75), 1e-9);
+  EXPECT_NEAR(truth("1v1-additive-0.1"), 0.05 - std::log(0.1), 1e-9);
+  // A transform keeps the MI of its base task.
+  EXPECT_EQ(truth("spiral-multinormal-sparse-5-5-2-0.8"), truth("multinormal-sparse-5-5-2-0.8"));
+  EXPECT_EQ(truth("asinh-student-t-dof-1-1x1"), truth("student-t-dof-1-1x1"));
+  // The ranking: per estimator, mean |bias| averaged over all 14 tasks, stored and printed.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM aggregates WHERE statistic = 'datasets' AND name = 'mean_abs_bias' AND value = 14"),
+            count(db, "SELECT count(*) FROM aggregates WHERE statistic = 'mean_over_datasets' AND name = 'mean_abs_bias' AND value >= 0"));
+  EXPECT_GE(count(db, "SELECT count(*) FROM aggregates WHERE statistic = 'mean_over_datasets' AND name = 'mean_abs_bias' AND value >= 0"), 1);
+  EXPECT_NE(r.output.find("mean |bias| over levels averaged over the 14 datasets"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("estimates per task: mean over seeds ± seed-to-seed std (bias)"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace rpcbench

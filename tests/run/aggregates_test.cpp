@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -112,6 +113,69 @@ TEST(Aggregates, GroupWithoutAxis) {
   EXPECT_EQ(group_without_axis("dataset=d/objective=o/batch_size=64/lr=0.1", "batch_size"), "dataset=d/objective=o/lr=0.1");
   EXPECT_EQ(group_without_axis("dataset=d/objective=o/batch_size=64", "batch_size"), "dataset=d/objective=o");
   EXPECT_EQ(group_without_axis("dataset=d/objective=o", "batch_size"), "dataset=d/objective=o");
+}
+
+// Two objectives on three datasets, two seeds each; "dv" has no finite value on dataset c.
+struct AcrossDatasets {
+  Suite suite;
+  std::vector<Case> cases;
+  std::vector<CaseReport> reports;
+  AcrossDatasets() {
+    suite.seed = 3;
+    suite.repeats = 2;
+    const std::map<std::string, std::map<std::string, std::vector<double>>> bias = {
+        {"rpc", {{"a", {0.1, 0.3}}, {"b", {0.5, 0.5}}, {"c", {1.0, 2.0}}}},
+        {"dv", {{"a", {0.0, 0.2}}, {"b", {0.1, 0.1}}, {"c", {NAN, NAN}}}}};
+    cases.reserve(12);
+    for (const auto& [objective, per_dataset] : bias)
+      for (const auto& [dataset, values] : per_dataset)
+        for (int r = 0; r < 2; ++r) {
+          Case c;
+          c.index = cases.size();
+          auto d = std::make_shared<PluginUse>(), o = std::make_shared<PluginUse>();
+          d->label = dataset;
+          o->label = objective;
+          c.dataset = d;
+          c.objective = o;
+          c.group = "dataset=" + dataset + "/objective=" + objective;
+          c.key = c.group + "/repeat=" + std::to_string(r);
+          c.repeat = r;
+          cases.push_back(c);
+          CaseReport report;
+          report.status = CaseStatus::finished;
+          report.summary = {{"", "mean_abs_bias", values[r]}};
+          reports.push_back(report);
+        }
+    for (std::size_t i = 0; i < cases.size(); ++i) reports[i].c = &cases[i];
+    for (const char* label : {"a", "b", "c"}) {
+      PluginUse d;
+      d.label = label;
+      suite.datasets.push_back(d);
+    }
+  }
+};
+
+TEST(Aggregates, RankingAcrossDatasetsAveragesEachDatasetsMeanAndSkipsIncompleteObjectives) {
+  AcrossDatasets c;
+  const std::vector<HeadlineMetric> headline = {{"mean_abs_bias", "mean |bias|", false}};
+  const auto values = compute_aggregates(c.suite, c.reports, headline);
+  const auto a = index(values);
+  // rpc: (0.2 + 0.5 + 1.5) / 3 over its three datasets.
+  EXPECT_NEAR(a.at("objective=rpc||mean_abs_bias|mean_over_datasets"), 2.2 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(a.at("objective=rpc||mean_abs_bias|datasets"), 3.0);
+  // dv is better on a and b but has nothing on c: not ranked on its easy tasks.
+  EXPECT_TRUE(std::isnan(a.at("objective=dv||mean_abs_bias|mean_over_datasets")));
+  EXPECT_DOUBLE_EQ(a.at("objective=dv||mean_abs_bias|datasets"), 2.0);
+  const auto tables = aggregate_tables(c.suite, c.reports, values, headline);
+  const auto ranking = std::find_if(tables.begin(), tables.end(), [](const ResultTable& t) {
+    return t.title.find("averaged over the 3 datasets") != std::string::npos;
+  });
+  ASSERT_NE(ranking, tables.end());
+  ASSERT_EQ(ranking->rows.size(), 1u);
+  EXPECT_EQ(ranking->rows[0][1], "rpc");
+  EXPECT_EQ(ranking->rows[0][2], "0.7333");
+  ASSERT_EQ(ranking->notes.size(), 1u);
+  EXPECT_NE(ranking->notes[0].find("dv: not ranked"), std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "run/environment.hpp"
 #include "run/runner.hpp"
 #include "stats/window_stats.hpp"
+#include "tasks/task.hpp"
 #include "test_support.hpp"
 
 namespace rpcbench {
@@ -257,6 +258,53 @@ TEST_F(MiTask, LevelStatisticsAreThoseOfTheRecordedWindow) {
   EXPECT_DOUBLE_EQ(got["variance"], expected.variance);
   EXPECT_DOUBLE_EQ(got["mse"], expected.mse);
   EXPECT_DOUBLE_EQ(got["window"], 8.0);
+}
+
+const char* kLearns = R"toml([suite]
+name = "learns"
+task = "mi"
+seed = 5
+
+[task]
+batch_size = 64
+window = 100
+learning_rate = 2e-3
+
+[encoder]
+plugin = "separable"
+hidden = 64
+embed = 16
+
+[[datasets]]
+plugin = "gaussian_staircase"
+dim = 2
+mi_levels = [2.0]
+steps_per_level = 400
+
+[[objectives]]
+plugin = "infonce"
+)toml";
+
+// The positive of anchor i is the score of its own pair (x_i, y_i); a task that paired it with
+// another sample's y would train a critic on independent pairs and estimate about 0.
+TEST_F(MiTask, ACriticTrainedOnMatchedPairsEstimatesMostOfTheMi) {
+  run_into(dir.path() / "l.db", dir.write("l.toml", kLearns));
+  Database db(dir.path() / "l.db", Database::Mode::read_only);
+  auto q = db.prepare("SELECT value FROM case_summaries WHERE scope = 'mi=2' AND name = 'mean'");
+  ASSERT_TRUE(q.step());
+  EXPECT_GT(q.column_double(0), 1.3);  // true MI 2 nats, InfoNCE's ceiling log 64 = 4.16
+  EXPECT_LT(q.column_double(0), 2.3);
+}
+
+TEST_F(MiTask, GradientNormIsTheEuclideanNormOfEveryGradient) {
+  torch::Tensor a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({1, 1}, torch::requires_grad()),
+                unused = torch::zeros({3}, torch::requires_grad());
+  a.mutable_grad() = torch::tensor({3.0, 0.0});
+  b.mutable_grad() = torch::tensor({{4.0}});
+  EXPECT_DOUBLE_EQ(gradient_norm({a, b, unused}), 5.0);  // a parameter with no gradient counts as 0
+  b.mutable_grad() = torch::tensor({{-12.0}});
+  a.mutable_grad() = torch::tensor({3.0, 4.0});
+  EXPECT_DOUBLE_EQ(gradient_norm({a, b}), 13.0);
 }
 
 }  // namespace

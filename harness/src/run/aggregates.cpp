@@ -166,6 +166,34 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
       }
     }
   }
+
+  // Across datasets (bmi's ranking, Czyż et al. 2023): per grouping without the dataset and per
+  // headline metric, the mean over datasets of each dataset's mean over seeds — only when every
+  // dataset of the run has a finite value, so that no objective is ranked on its easy tasks.
+  std::set<std::string> datasets;
+  for (const auto& r : reports) datasets.insert(r.c->dataset->label);
+  if (datasets.size() >= 2)
+    for (const HeadlineMetric& metric : headline) {
+      std::map<std::string, std::map<std::string, double>> per_dataset;  // grouping → dataset → mean over seeds
+      for (const auto& [group, members] : groups) {
+        std::vector<double> values;
+        for (const CaseReport* r : members) {
+          const double v = summary_value(*r, "", metric.name);
+          if (std::isfinite(v)) values.push_back(v);
+        }
+        per_dataset[with_component(group, "dataset", "")][key_component(group, "dataset")] =
+            values.empty() ? NAN : mean_std(values).mean;
+      }
+      for (const auto& [grouping, means] : per_dataset) {
+        double sum = 0.0;
+        std::size_t finite = 0;
+        for (const auto& [dataset, mean] : means)
+          if (std::isfinite(mean)) sum += mean, ++finite;
+        out.push_back({grouping, "", metric.name, "datasets", static_cast<double>(finite)});
+        out.push_back({grouping, "", metric.name, "mean_over_datasets",
+                       finite == datasets.size() ? sum / static_cast<double>(finite) : NAN});
+      }
+    }
   return out;
 }
 
@@ -318,6 +346,35 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
       }
     }
   }
+
+  // The ranking across datasets, best first; cases missing a dataset are listed below it.
+  std::set<std::string> datasets;
+  for (const auto& r : reports) datasets.insert(r.c->dataset->label);
+  if (datasets.size() >= 2)
+    for (const HeadlineMetric& m : headline) {
+      std::vector<std::pair<double, std::string>> ranked;
+      std::vector<std::string> incomplete;
+      std::set<std::string> done;
+      for (const CaseReport* r : firsts) {
+        const std::string grouping = with_component(r->c->group, "dataset", "");
+        if (!done.insert(grouping).second) continue;
+        const double v = a.get(grouping, "", m.name, "mean_over_datasets");
+        if (std::isfinite(v)) ranked.push_back({m.higher_is_better ? -v : v, label_of(*r->c)});
+        else if (!std::isnan(a.get(grouping, "", m.name, "datasets"))) incomplete.push_back(label_of(*r->c));
+      }
+      if (ranked.empty()) continue;
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; });
+      ResultTable t;
+      t.title = m.title + " averaged over the " + std::to_string(datasets.size()) +
+                " datasets (each: mean over seeds), best first";
+      t.columns = {"rank", "case", m.title};
+      for (std::size_t i = 0; i < ranked.size(); ++i)
+        t.rows.push_back({std::to_string(i + 1), ranked[i].second,
+                          format_fixed(m.higher_is_better ? -ranked[i].first : ranked[i].first, 4)});
+      for (const auto& label : incomplete) t.notes.push_back(label + ": not ranked (no finite value on some dataset)");
+      tables.push_back(std::move(t));
+    }
   return tables;
 }
 

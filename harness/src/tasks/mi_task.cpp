@@ -1,6 +1,7 @@
 // The `mi` task: train a critic per objective on a sampler with known MI (the Gaussian / cubic
 // staircase) and record the estimate at every step; per level, the mean, bias, variance and MSE
 // over the last `window` steps.
+#include "stats/intervals.hpp"
 #include "stats/window_stats.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
@@ -304,6 +305,55 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
     }
     if (ceiling_marked)
       table.notes.push_back("^ within 0.1 nats of the estimator's ceiling log N (shown as ≤ c)");
+    tables.push_back(std::move(table));
+  }
+
+  // A table of stationary tasks (bmi-style: one MI level per dataset): per task and estimator the
+  // mean of the window estimate over seeds, its seed-to-seed std and the bias.
+  std::vector<std::string> order;                // datasets in suite order
+  std::map<std::string, double> truth;           // dataset → its one true MI
+  bool stationary = suite.datasets.size() >= 2;
+  for (const auto& dataset : suite.datasets) order.push_back(dataset.label);
+  std::vector<std::string> rows;                 // group without dataset, in run order
+  std::map<std::string, std::string> row_names;
+  std::map<std::string, std::map<std::string, std::vector<double>>> estimates;  // row → dataset → per seed
+  for (const auto& report : cases) {
+    std::vector<const SummaryValue*> levels;
+    for (const auto& v : report.summary)
+      if (v.name == "true_mi") levels.push_back(&v);
+    if (levels.size() > 1) stationary = false;
+    if (levels.size() != 1) continue;
+    const std::string& dataset = report.c->dataset->label;
+    truth[dataset] = levels[0]->value;
+    const std::string row = with_component(report.c->group, "dataset", "");
+    std::string name = objective_label(*report.c);
+    for (const auto& coordinate : report.c->coordinates) name += " " + coordinate.axis + "=" + coordinate.value;
+    if (row_names.emplace(row, name).second) rows.push_back(row);
+    for (const auto& v : report.summary)
+      if (v.group == levels[0]->group && v.name == "mean" && std::isfinite(v.value)) estimates[row][dataset].push_back(v.value);
+  }
+  if (stationary && !rows.empty()) {
+    ResultTable table;
+    table.title = "estimates per task: mean over seeds ± seed-to-seed std (bias) over the last " +
+                  std::to_string(suite.task_params.get_int("window")) + " steps (nats)";
+    table.columns.push_back("estimator");
+    for (const auto& dataset : order)
+      table.columns.push_back(dataset + (truth.count(dataset) ? " (" + format_fixed(truth[dataset], 2) + ")" : ""));
+    for (const auto& row : rows) {
+      std::vector<std::string> cells{row_names[row]};
+      for (const auto& dataset : order) {
+        const auto& values = estimates[row][dataset];
+        if (values.empty() || !truth.count(dataset)) {
+          cells.push_back("—");
+          continue;
+        }
+        const MeanStd m = mean_std(values);
+        cells.push_back(format_fixed(m.mean, 2) + (values.size() > 1 ? " ± " + format_fixed(m.std, 2) : "") + " (" +
+                        (m.mean >= truth[dataset] ? "+" : "") + format_fixed(m.mean - truth[dataset], 2) + ")");
+      }
+      table.rows.push_back(std::move(cells));
+    }
+    table.notes.push_back("the true MI of each task in its header; — : no finished case");
     tables.push_back(std::move(table));
   }
   return tables;
