@@ -115,7 +115,7 @@ TEST(Aggregates, GroupWithoutAxis) {
   EXPECT_EQ(group_without_axis("dataset=d/objective=o", "batch_size"), "dataset=d/objective=o");
 }
 
-// Two objectives on three datasets, two seeds each; "dv" has no finite value on dataset c.
+// Three objectives on three datasets, two seeds each; "nwj" lost a seed on dataset c.
 struct AcrossDatasets {
   Suite suite;
   std::vector<Case> cases;
@@ -125,8 +125,9 @@ struct AcrossDatasets {
     suite.repeats = 2;
     const std::map<std::string, std::map<std::string, std::vector<double>>> bias = {
         {"rpc", {{"a", {0.1, 0.3}}, {"b", {0.5, 0.5}}, {"c", {1.0, 2.0}}}},
-        {"dv", {{"a", {0.0, 0.2}}, {"b", {0.1, 0.1}}, {"c", {NAN, NAN}}}}};
-    cases.reserve(12);
+        {"nwj", {{"a", {0.0, 0.2}}, {"b", {0.1, 0.1}}, {"c", {NAN, 0.3}}}},  // one seed lost on c
+        {"infonce", {{"a", {0.2, 0.2}}, {"b", {0.3, 0.3}}, {"c", {0.4, 0.4}}}}};
+    cases.reserve(18);
     for (const auto& [objective, per_dataset] : bias)
       for (const auto& [dataset, values] : per_dataset)
         for (int r = 0; r < 2; ++r) {
@@ -163,19 +164,33 @@ TEST(Aggregates, RankingAcrossDatasetsAveragesEachDatasetsMeanAndSkipsIncomplete
   // rpc: (0.2 + 0.5 + 1.5) / 3 over its three datasets.
   EXPECT_NEAR(a.at("objective=rpc||mean_abs_bias|mean_over_datasets"), 2.2 / 3, 1e-12);
   EXPECT_DOUBLE_EQ(a.at("objective=rpc||mean_abs_bias|datasets"), 3.0);
-  // dv is better on a and b but has nothing on c: not ranked on its easy tasks.
-  EXPECT_TRUE(std::isnan(a.at("objective=dv||mean_abs_bias|mean_over_datasets")));
-  EXPECT_DOUBLE_EQ(a.at("objective=dv||mean_abs_bias|datasets"), 2.0);
+  EXPECT_NEAR(a.at("objective=infonce||mean_abs_bias|mean_over_datasets"), 0.3, 1e-12);
+  // nwj is best on a and b, and one of its seeds on c is fine, but the other diverged: not ranked
+  // on the seeds that survived.
+  EXPECT_TRUE(std::isnan(a.at("objective=nwj||mean_abs_bias|mean_over_datasets")));
+  EXPECT_DOUBLE_EQ(a.at("objective=nwj||mean_abs_bias|datasets"), 2.0);
   const auto tables = aggregate_tables(c.suite, c.reports, values, headline);
   const auto ranking = std::find_if(tables.begin(), tables.end(), [](const ResultTable& t) {
     return t.title.find("averaged over the 3 datasets") != std::string::npos;
   });
   ASSERT_NE(ranking, tables.end());
-  ASSERT_EQ(ranking->rows.size(), 1u);
-  EXPECT_EQ(ranking->rows[0][1], "rpc");
-  EXPECT_EQ(ranking->rows[0][2], "0.7333");
+  ASSERT_EQ(ranking->rows.size(), 2u);  // lower is better: infonce first
+  EXPECT_EQ(ranking->rows[0][1], "infonce");
+  EXPECT_EQ(ranking->rows[0][2], "0.3000");
+  EXPECT_EQ(ranking->rows[1][1], "rpc");
+  EXPECT_EQ(ranking->rows[1][2], "0.7333");
   ASSERT_EQ(ranking->notes.size(), 1u);
-  EXPECT_NE(ranking->notes[0].find("dv: not ranked"), std::string::npos);
+  EXPECT_NE(ranking->notes[0].find("nwj: not ranked"), std::string::npos);
+  // A higher-is-better metric ranks the other way.
+  const std::vector<HeadlineMetric> accuracy = {{"mean_abs_bias", "accuracy", true}};
+  const auto flipped = aggregate_tables(c.suite, c.reports, compute_aggregates(c.suite, c.reports, accuracy), accuracy);
+  const auto up = std::find_if(flipped.begin(), flipped.end(), [](const ResultTable& t) {
+    return t.title.find("averaged over the 3 datasets") != std::string::npos;
+  });
+  ASSERT_NE(up, flipped.end());
+  ASSERT_EQ(up->rows.size(), 2u);
+  EXPECT_EQ(up->rows[0][1], "rpc");
+  EXPECT_EQ(up->rows[0][2], "0.7333");
 }
 
 }  // namespace

@@ -67,5 +67,27 @@ TEST(ViewPairs, RefusesMatricesThatAreNotTwoNByTwoN) {
   EXPECT_THROW(split_view_scores(torch::zeros({2, 2})), std::invalid_argument);
 }
 
+TEST(MiPairs, PositiveIsTheOwnPairNegativesTheRestOfTheRowInOrder) {
+  // scores[i][j] = f(x_j, y_i): a non-symmetric matrix, so a transposed or shifted layout shows.
+  for (const std::int64_t n : {2, 3, 6}) {
+    SCOPED_TRACE(n);
+    torch::manual_seed(100 + n);
+    const torch::Tensor scores = torch::randn({n, n}, torch::kFloat64);
+    const ViewPairScores split = split_paired_scores(scores);
+    ASSERT_EQ(split.pos.sizes(), (std::vector<std::int64_t>{n}));
+    ASSERT_EQ(split.neg.sizes(), (std::vector<std::int64_t>{n, n - 1}));
+    for (std::int64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(split.pos[i].item<double>(), scores[i][i].item<double>()) << i;
+      std::int64_t k = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        EXPECT_EQ(split.neg[i][k++].item<double>(), scores[i][j].item<double>()) << i << "," << j;
+      }
+    }
+  }
+  EXPECT_THROW(split_paired_scores(torch::zeros({3, 2})), std::invalid_argument);
+  EXPECT_THROW(split_paired_scores(torch::zeros({1, 1})), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace rpcbench

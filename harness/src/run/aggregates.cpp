@@ -167,22 +167,28 @@ std::vector<AggregateValue> compute_aggregates(const Suite& suite, const std::ve
     }
   }
 
-  // Across datasets (bmi's ranking, Czyż et al. 2023): per grouping without the dataset and per
-  // headline metric, the mean over datasets of each dataset's mean over seeds — only when every
-  // dataset of the run has a finite value, so that no objective is ranked on its easy tasks.
+  // Across datasets (a ranking as in bmi, Czyż et al. 2023): per grouping without the dataset and
+  // per headline metric, the mean over datasets of each dataset's mean over seeds — only when every
+  // seed of every dataset of the run has a finite value, so that no objective is ranked on its
+  // easy tasks or on the seeds that survived.
   std::set<std::string> datasets;
-  for (const auto& r : reports) datasets.insert(r.c->dataset->label);
+  std::map<std::string, int> cases_in_group;  // every case, whatever its status
+  for (const auto& r : reports) {
+    datasets.insert(r.c->dataset->label);
+    ++cases_in_group[r.c->group];
+  }
   if (datasets.size() >= 2)
     for (const HeadlineMetric& metric : headline) {
       std::map<std::string, std::map<std::string, double>> per_dataset;  // grouping → dataset → mean over seeds
-      for (const auto& [group, members] : groups) {
+      for (const auto& [group, count] : cases_in_group) {
         std::vector<double> values;
-        for (const CaseReport* r : members) {
-          const double v = summary_value(*r, "", metric.name);
-          if (std::isfinite(v)) values.push_back(v);
-        }
+        if (auto it = groups.find(group); it != groups.end())
+          for (const CaseReport* r : it->second) {
+            const double v = summary_value(*r, "", metric.name);
+            if (std::isfinite(v)) values.push_back(v);
+          }
         per_dataset[with_component(group, "dataset", "")][key_component(group, "dataset")] =
-            values.empty() ? NAN : mean_std(values).mean;
+            values.empty() || static_cast<int>(values.size()) != count ? NAN : mean_std(values).mean;
       }
       for (const auto& [grouping, means] : per_dataset) {
         double sum = 0.0;
@@ -372,7 +378,8 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
       for (std::size_t i = 0; i < ranked.size(); ++i)
         t.rows.push_back({std::to_string(i + 1), ranked[i].second,
                           format_fixed(m.higher_is_better ? -ranked[i].first : ranked[i].first, 4)});
-      for (const auto& label : incomplete) t.notes.push_back(label + ": not ranked (no finite value on some dataset)");
+      for (const auto& label : incomplete)
+        t.notes.push_back(label + ": not ranked (a seed diverged, failed or has no value on some dataset)");
       tables.push_back(std::move(t));
     }
   return tables;

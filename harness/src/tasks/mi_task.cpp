@@ -5,6 +5,7 @@
 #include "stats/window_stats.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
+#include "tasks/view_pairs.hpp"
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
@@ -123,8 +124,6 @@ CaseOutcome MiTask::run(CaseRun& r) const {
                                torch::optim::AdamOptions(tp.get_double("learning_rate")));
   // Data come from their own CPU generator, so they are the same on every device.
   at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
-  const torch::Tensor off_diagonal =
-      ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(r.device));
 
   const std::int64_t total = spec.stream_steps;
   std::vector<double> estimates, losses, grad_norms;
@@ -155,9 +154,8 @@ CaseOutcome MiTask::run(CaseRun& r) const {
       throw std::runtime_error("encoder '" + r.c.encoder->label + "' returned scores of shape " +
                                c10::str(scores.sizes()) + ", expected [" + std::to_string(n) +
                                ", " + std::to_string(n) + "]");
-    const torch::Tensor pos = scores.diagonal();
-    const torch::Tensor neg = scores.masked_select(off_diagonal).view({n, n - 1});
-    const ObjectiveResult result = objective->evaluate(pos, neg);
+    const ViewPairScores pairs = split_paired_scores(scores);
+    const ObjectiveResult result = objective->evaluate(pairs.pos, pairs.neg);
 
     const double loss = result.loss.item<double>();
     const double mi = result.mi.item<double>();
@@ -324,6 +322,8 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
     if (levels.size() > 1) stationary = false;
     if (levels.size() != 1) continue;
     const std::string& dataset = report.c->dataset->label;
+    // One truth per task label: a grid over a dataset parameter would put several under one header.
+    if (truth.count(dataset) && truth[dataset] != levels[0]->value) stationary = false;
     truth[dataset] = levels[0]->value;
     const std::string row = with_component(report.c->group, "dataset", "");
     std::string name = objective_label(*report.c);

@@ -19,6 +19,15 @@ ViewPairScores split_view_scores(const torch::Tensor& scores) {
   return {scores.gather(1, positive_of.unsqueeze(1)).squeeze(1), scores.masked_select(negative).view({views, views - 2})};
 }
 
+ViewPairScores split_paired_scores(const torch::Tensor& scores) {
+  if (scores.dim() != 2 || scores.size(0) != scores.size(1) || scores.size(0) < 2)
+    throw std::invalid_argument("split_paired_scores: needs a square N×N score matrix with N ≥ 2, got " +
+                                std::to_string(scores.dim()) + "-d " + std::to_string(scores.size(0)));
+  const std::int64_t n = scores.size(0);
+  const torch::Tensor off_diagonal = ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(scores.device()));
+  return {scores.diagonal(), scores.masked_select(off_diagonal).view({n, n - 1})};
+}
+
 double pair_top1(const ViewPairScores& s) {
   torch::NoGradGuard no_grad;
   return s.pos.gt(std::get<0>(s.neg.max(1))).to(torch::kFloat64).mean().item<double>();

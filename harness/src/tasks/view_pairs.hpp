@@ -2,7 +2,7 @@
 // and which its negatives. Views are stacked [first views of images 0..N−1; second views of the
 // same images], so view a's positive is view (a + N) mod 2N. Its negatives are the other 2N − 2
 // views (itself and its positive dropped), in column order. The task and the benchmarks use this
-// one function, so a layout mistake cannot hide in a copy.
+// one function, so a layout mistake cannot hide in a copy. The MI task's layout is here too.
 #pragma once
 
 #include <torch/torch.h>
@@ -19,6 +19,10 @@ inline std::int64_t positive_view(std::int64_t a, std::int64_t n) { return (a + 
 
 // scores: [2N, 2N], scores[a][b] = score of view b as a candidate for anchor view a.
 ViewPairScores split_view_scores(const torch::Tensor& scores);
+
+// The MI task's layout: scores [N, N], scores[i][j] = f(x_j, y_i). Anchor i's positive is its own
+// pair (the diagonal), its negatives the rest of row i in column order: pos [N], neg [N, N − 1].
+ViewPairScores split_paired_scores(const torch::Tensor& scores);
 
 // Fraction of anchors whose positive scores strictly above every negative: the task's own
 // measure of learning, whichever objective trains (chance: about 1/(2N − 1)).

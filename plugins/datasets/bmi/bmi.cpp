@@ -22,10 +22,10 @@ constexpr rpcbench::ParamSpec kParams[] = {
      "dense: every off-diagonal correlation; sparse and student-t: corr(X_i, Y_i) of each interacting pair"},
     {"interacting", ParamType::integer, "1", "sparse and student-t: number of interacting pairs (X_i, Y_i)"},
     {"dof", ParamType::real, "3.0", "student-t: degrees of freedom ν"},
-    {"noise", ParamType::real, "0.1", "additive-uniform: Y = X + N, X ~ U(0, 1), N ~ U(0, noise), per coordinate"},
+    {"noise", ParamType::real, "0.1", "additive-uniform: Y = X + N, X ~ U(0, 1), N ~ U(−noise, noise), per coordinate"},
     {"transform", ParamType::text, "\"identity\"",
      "applied to X and to Y: \"identity\", \"half-cube\", \"asinh\", \"normal-cdf\", \"wiggly\" or \"spiral\""},
-    {"spiral_speed", ParamType::real, "0.5", "spiral: rotation angle per unit of |v|² (radians)"},
+    {"spiral_speed", ParamType::real, "0.3333333333333333", "spiral: rotation angle per unit of |v|² (radians; bmi's 1/3)"},
     {"steps", ParamType::integer, "4000", "training steps (a fresh batch each)"},
 };
 
@@ -93,7 +93,14 @@ class BmiTask : public rpcbench::Dataset {
         interacting_ = p.get_int_in("interacting", 0, std::min(dim_x_, dim_y_));
         true_mi_ = -0.5 * static_cast<double>(interacting_) * std::log1p(-correlation_ * correlation_);
         if (family_ == Family::student) {
-          dof_ = p.get_double_in("dof", 1e-3, 1e6);
+          // Below ν ≈ 0.5 the χ² scale overflows float32 for a good share of draws (bmi's smallest ν is 1).
+          dof_ = p.get_double_in("dof", 0.5, 1e6);
+          // Heavy tails defeat two float32 maps: Φ saturates at 1 beyond v ≈ 5.4, and the spiral's
+          // angle (|v|² radians) cannot be undone at Cauchy-sized radii. The stated MI would be false.
+          if (transform_ == Transform::normal_cdf || transform_ == Transform::spiral)
+            p.fail("transform", "\"" + p.get_string("transform") +
+                                    "\" loses information on heavy-tailed student-t draws in float32; use identity, "
+                                    "half-cube, asinh or wiggly");
           true_mi_ += student_correction(dof_, dim_x_, dim_y_);
         }
         break;
@@ -101,8 +108,9 @@ class BmiTask : public rpcbench::Dataset {
       case Family::uniform: {
         if (dim_x_ != dim_y_) p.fail("dim_y", "must equal dim_x for additive-uniform (Y = X + N per coordinate)");
         noise_ = p.get_double_in("noise", 1e-9, 1e9);
-        // Y = X + N, X ~ U(0, 1), N ~ U(0, ε): h(Y) − h(N), per coordinate.
-        const double per_coordinate = noise_ <= 1.0 ? noise_ / 2.0 - std::log(noise_) : 1.0 / (2.0 * noise_);
+        // Y = X + N, X ~ U(0, 1), N ~ U(−ε, ε) as in bmi: h(Y) − h(N) per coordinate, with the
+        // noise width w = 2ε: w/2 − log w for w ≤ 1, 1/(2w) above.
+        const double per_coordinate = noise_ <= 0.5 ? noise_ - std::log(2.0 * noise_) : 1.0 / (4.0 * noise_);
         true_mi_ = static_cast<double>(dim_x_) * per_coordinate;
         break;
       }
@@ -150,7 +158,7 @@ class BmiTask : public rpcbench::Dataset {
       }
       case Family::uniform: {
         x = torch::rand({batch_size, dim_x_}, generator, f64);
-        y = x + noise_ * torch::rand({batch_size, dim_y_}, generator, f64);
+        y = x + noise_ * (2.0 * torch::rand({batch_size, dim_y_}, generator, f64) - 1.0);
         break;
       }
     }
