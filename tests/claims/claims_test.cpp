@@ -138,18 +138,25 @@ TEST(Claims, BatchSizeComparesDegradationPerHalving) {
   EXPECT_EQ(find(s, "dv", "linear top-1")->verdict, ClaimVerdict::inconclusive);
 }
 
+// The batch-size aggregates of one objective on dataset "g" of an MI run: the slope of mean |bias|
+// against log2(batch), its interval, n = 8, and how many points along the axis were lost.
+void put_mi_bias_slope(CraftedDb& c, std::int64_t run, const std::string& objective, double s, double lo, double hi,
+                       double lost) {
+  const std::string g = "dataset=g/objective=" + objective;
+  c.aggregate(run, g, "", "mean_abs_bias", "slope_log2(batch_size)", s);
+  c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_low_log2(batch_size)", lo);
+  c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_high_log2(batch_size)", hi);
+  c.aggregate(run, g, "", "mean_abs_bias", "n_log2(batch_size)", 8);
+  c.aggregate(run, g, "", "mean_abs_bias", "not_finished_log2(batch_size)", lost);
+}
+
 TEST(Claims, BatchSizeOnALowerIsBetterMetricAndWithDivergedPoints) {
   // The MI task's mean |bias| is lower-is-better: degradation per halving is minus the slope.
   CraftedDb c;
   const auto run = c.run("batch-size-mi", "mi", "batch_size", "finished", R"([{"key":"batch_size","values":[32,64]}])");
   for (const char* o : {"rpc", "infonce", "dv", "label_rpc"}) c.add_case(run, "g", o, 0, "finished", "/batch_size=32");
   auto slope = [&](const std::string& objective, double s, double lo, double hi, double lost) {
-    const std::string g = "dataset=g/objective=" + objective;
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_log2(batch_size)", s);
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_low_log2(batch_size)", lo);
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_high_log2(batch_size)", hi);
-    c.aggregate(run, g, "", "mean_abs_bias", "n_log2(batch_size)", 8);
-    c.aggregate(run, g, "", "mean_abs_bias", "not_finished_log2(batch_size)", lost);
+    put_mi_bias_slope(c, run, objective, s, lo, hi, lost);
   };
   slope("rpc", -0.1, -0.2, 0.0, 0);        // bias grows 0.1 nats per halving
   slope("infonce", -1.0, -1.2, -0.8, 0);   // grows 1 nat per halving: rpc degrades less
@@ -227,12 +234,7 @@ TEST(Claims, BatchSizeGivesNoVerdictWhenTheSubjectLostPointsAlongTheAxis) {
   const auto run = c.run("batch-size-mi", "mi", "batch_size", "finished", R"([{"key":"batch_size","values":[32,64]}])");
   for (const char* o : {"rpc", "infonce"}) c.add_case(run, "g", o, 0, "finished", "/batch_size=32");
   auto slope = [&](const std::string& objective, double s, double lo, double hi, double lost) {
-    const std::string g = "dataset=g/objective=" + objective;
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_log2(batch_size)", s);
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_low_log2(batch_size)", lo);
-    c.aggregate(run, g, "", "mean_abs_bias", "slope_ci_high_log2(batch_size)", hi);
-    c.aggregate(run, g, "", "mean_abs_bias", "n_log2(batch_size)", 8);
-    c.aggregate(run, g, "", "mean_abs_bias", "not_finished_log2(batch_size)", lost);
+    put_mi_bias_slope(c, run, objective, s, lo, hi, lost);
   };
   slope("rpc", -0.1, -0.2, 0.0, 2);       // would be "supported" on its surviving points
   slope("infonce", -1.0, -1.2, -0.8, 0);

@@ -60,13 +60,6 @@ std::string mean_ci_text(const AggregateIndex& a, const std::string& grouping, c
   return format_fixed(mean, digits) + " [" + format_fixed(low, digits) + ", " + format_fixed(high, digits) + "]";
 }
 
-std::string label_of(const Case& c, const std::string& skip_axis = "") {
-  std::string label = c.objective ? c.objective->label : std::string(kControlLabel) + " (control)";
-  for (const auto& coordinate : c.coordinates)
-    if (coordinate.axis != skip_axis) label += " " + coordinate.axis + "=" + coordinate.value;
-  return label;
-}
-
 }  // namespace
 
 std::string group_without_axis(const std::string& group, const std::string& axis) {
@@ -297,7 +290,7 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
         if (r->c->dataset->label != dataset.label) continue;
         const std::string& g = r->c->group;
         const double n = a.get(g, "", "diverged", "n");
-        std::vector<std::string> row{label_of(*r->c), format_fixed(n, 0, "0"),
+        std::vector<std::string> row{group_label(*r->c), format_fixed(n, 0, "0"),
                                      format_fixed(a.get(g, "", "diverged", "fraction"), 2, "—") + " [" +
                                          format_fixed(a.get(g, "", "diverged", "ci_low"), 2, "—") + ", " +
                                          format_fixed(a.get(g, "", "diverged", "ci_high"), 2, "—") + "]"};
@@ -326,13 +319,13 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
           if (std::isnan(axis_value(*r->c, axis.key))) {
             if (!r->c->objective) {  // the control, which the axis does not move
               const double v = a.get(r->c->group, "", m.name, "mean");
-              if (!std::isnan(v)) t.notes.push_back(label_of(*r->c) + ": " + format_fixed(v, 4));
+              if (!std::isnan(v)) t.notes.push_back(group_label(*r->c) + ": " + format_fixed(v, 4));
             }
             continue;
           }
           const std::string grouping = group_without_axis(r->c->group, axis.key);
           if (!rows_done.insert(grouping).second) continue;
-          std::vector<std::string> row{label_of(*r->c, axis.key)};
+          std::vector<std::string> row{group_label(*r->c, axis.key)};
           for (const auto& text : axis.texts) {
             // The group of this row at this axis value: the representative's, with the value swapped.
             const std::string group = with_component(r->c->group, axis.key, text);
@@ -365,8 +358,8 @@ std::vector<ResultTable> aggregate_tables(const Suite& suite, const std::vector<
         const std::string grouping = with_component(r->c->group, "dataset", "");
         if (!done.insert(grouping).second) continue;
         const double v = a.get(grouping, "", m.name, "mean_over_datasets");
-        if (std::isfinite(v)) ranked.push_back({m.higher_is_better ? -v : v, label_of(*r->c)});
-        else if (!std::isnan(a.get(grouping, "", m.name, "datasets"))) incomplete.push_back(label_of(*r->c));
+        if (std::isfinite(v)) ranked.push_back({m.higher_is_better ? -v : v, group_label(*r->c)});
+        else if (!std::isnan(a.get(grouping, "", m.name, "datasets"))) incomplete.push_back(group_label(*r->c));
       }
       if (ranked.empty()) continue;
       std::stable_sort(ranked.begin(), ranked.end(),

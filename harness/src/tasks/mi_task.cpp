@@ -124,6 +124,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
                                torch::optim::AdamOptions(tp.get_double("learning_rate")));
   // Data come from their own CPU generator, so they are the same on every device.
   at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
+  const torch::Tensor off_diagonal = off_diagonal_mask(n, r.device);
 
   const std::int64_t total = spec.stream_steps;
   std::vector<double> estimates, losses, grad_norms;
@@ -154,7 +155,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
       throw std::runtime_error("encoder '" + r.c.encoder->label + "' returned scores of shape " +
                                c10::str(scores.sizes()) + ", expected [" + std::to_string(n) +
                                ", " + std::to_string(n) + "]");
-    const ViewPairScores pairs = split_paired_scores(scores);
+    const ViewPairScores pairs = split_paired_scores(scores, off_diagonal);
     const ObjectiveResult result = objective->evaluate(pairs.pos, pairs.neg);
 
     const double loss = result.loss.item<double>();
@@ -326,9 +327,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
     if (truth.count(dataset) && truth[dataset] != levels[0]->value) stationary = false;
     truth[dataset] = levels[0]->value;
     const std::string row = with_component(report.c->group, "dataset", "");
-    std::string name = objective_label(*report.c);
-    for (const auto& coordinate : report.c->coordinates) name += " " + coordinate.axis + "=" + coordinate.value;
-    if (row_names.emplace(row, name).second) rows.push_back(row);
+    if (row_names.emplace(row, group_label(*report.c)).second) rows.push_back(row);
     for (const auto& v : report.summary)
       if (v.group == levels[0]->group && v.name == "mean" && std::isfinite(v.value)) estimates[row][dataset].push_back(v.value);
   }

@@ -73,11 +73,17 @@ class Task {
 
 // A case as a table row: its objective (or the control), its grid coordinates, and its repeat
 // when the suite has several ("rpc batch_size=64 #2").
-inline std::string row_label(const Suite& suite, const Case& c) {
+// A case group's label: objective (or the control) and its grid coordinates, one axis left out
+// when `skip_axis` names it.
+inline std::string group_label(const Case& c, const std::string& skip_axis = "") {
   std::string label = c.objective ? c.objective->label : std::string(kControlLabel) + " (control)";
-  for (const auto& coordinate : c.coordinates) label += " " + coordinate.axis + "=" + coordinate.value;
-  if (suite.repeats > 1) label += " #" + std::to_string(c.repeat);
+  for (const auto& coordinate : c.coordinates)
+    if (coordinate.axis != skip_axis) label += " " + coordinate.axis + "=" + coordinate.value;
   return label;
+}
+
+inline std::string row_label(const Suite& suite, const Case& c) {
+  return group_label(c) + (suite.repeats > 1 ? " #" + std::to_string(c.repeat) : "");
 }
 
 // ‖∇‖ over all parameters with one host sync (not one per parameter: that stalls a GPU).

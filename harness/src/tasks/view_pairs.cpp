@@ -23,8 +23,15 @@ ViewPairScores split_paired_scores(const torch::Tensor& scores) {
   if (scores.dim() != 2 || scores.size(0) != scores.size(1) || scores.size(0) < 2)
     throw std::invalid_argument("split_paired_scores: needs a square N×N score matrix with N ≥ 2, got " +
                                 std::to_string(scores.dim()) + "-d " + std::to_string(scores.size(0)));
+  return split_paired_scores(scores, off_diagonal_mask(scores.size(0), scores.device()));
+}
+
+torch::Tensor off_diagonal_mask(std::int64_t n, const torch::Device& device) {
+  return ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(device));
+}
+
+ViewPairScores split_paired_scores(const torch::Tensor& scores, const torch::Tensor& off_diagonal) {
   const std::int64_t n = scores.size(0);
-  const torch::Tensor off_diagonal = ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(scores.device()));
   return {scores.diagonal(), scores.masked_select(off_diagonal).view({n, n - 1})};
 }
 
