@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
   ReportArgs report_args;
   ImportArgs import_args;
   ClaimsArgs claims_args;
+  EstimateArgs estimate_args;
   add_run(*app.add_subcommand("run", "run a suite and record its results"), run_args);
+  add_estimate(*app.add_subcommand("estimate", "estimate MI from paired samples in a file (CSV or .npy) and record the run"),
+               estimate_args);
   add_list(*app.add_subcommand("list", "list plugins, tasks, suites or a suite's cases"), list_args);
   add_query(*app.add_subcommand("query", "query a results database"), query_args);
   add_compare(*app.add_subcommand("compare", "compare two runs under a suite's gates (CI regression gate)"),
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("run")) return run_command(run_args, command_line);
     if (app.got_subcommand("list")) return list_command(list_args);
+    if (app.got_subcommand("estimate")) return estimate_command(estimate_args, command_line);
     if (app.got_subcommand("query")) return query_command(query_args);
     if (app.got_subcommand("compare")) return compare_command(compare_args);
     if (app.got_subcommand("export")) return export_command(export_args);

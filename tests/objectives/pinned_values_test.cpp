@@ -134,6 +134,20 @@ TEST(PinnedValues, InfoNce) {
   }
 }
 
+// WPC's objective is InfoNCE's (its constraint lives in the critic's penalty, computed by the task):
+// the same pinned values, and the penalty weight it declares through the SDK.
+TEST(PinnedValues, WpcIsInfoNceWithADeclaredCriticPenalty) {
+  auto o = make("wpc", {{"temperature", 0.3}, {"gradient_penalty", 7.5}});
+  const Evaluated e = evaluate(*o, kPos, kNeg);
+  const double loss = infonce_loss(kPos, kNeg, 0.3);
+  EXPECT_NEAR(e.result.loss.item<double>(), loss, 1e-12);
+  EXPECT_NEAR(e.result.mi.item<double>(), std::log(3.0) - loss, 1e-12);
+  EXPECT_NEAR(e.diagnostic("mi_ceiling"), std::log(3.0), 1e-15);
+  expect_gradient_of([&](const Vec& p, const Mat& n) { return infonce_loss(p, n, 0.3); }, e);
+  EXPECT_EQ(o->critic_gradient_penalty(), 7.5);
+  EXPECT_EQ(make("infonce", {{"temperature", 1.0}})->critic_gradient_penalty(), 0.0);
+}
+
 TEST(PinnedValues, Nwj) {
   auto o = make("nwj", {{"shift", 0.25}});
   const Evaluated e = evaluate(*o, kPos, kNeg);

@@ -325,6 +325,79 @@ TEST_F(SuiteLoader, SuiteGroupsListTheirMembers) {
             std::string::npos);
 }
 
+// A path parameter: read from the suite's folder, refused at its key when missing, and recorded
+// as its content (the path as written and the file's SHA-256), never as where this machine keeps it.
+TEST_F(SuiteLoader, PathParametersAreCheckedHashedAndRecordedByContent) {
+  std::filesystem::create_directories(dir.path() / "data");
+  const auto csv = dir.write("data/pairs.csv", "X1,Y1\n0.1,0.2\n0.3,0.1\n-1,2\n");
+  const std::string suite_text = R"toml([suite]
+name = "files"
+task = "mi"
+[task]
+batch_size = 2
+window = 2
+[encoder]
+plugin = "separable"
+hidden = 8
+embed = 2
+[[datasets]]
+plugin = "samples_file"
+path = "data/pairs.csv"
+steps = 3
+[[objectives]]
+plugin = "infonce"
+)toml";
+  const Suite suite = load(suite_text);
+  ASSERT_EQ(suite.datasets.size(), 1u);
+  EXPECT_EQ(suite.datasets[0].params.get_string("path"), (dir.path() / "data/pairs.csv").lexically_normal().string());
+  ASSERT_EQ(suite.datasets[0].files.count("path"), 1u);
+  const std::string sha = suite.datasets[0].files.at("path").sha256;
+  EXPECT_EQ(sha.size(), 64u);
+  const auto cases = expand_cases(suite);
+  ASSERT_FALSE(cases.empty());
+  EXPECT_NE(cases[0].config_text.find("\"sha256\":\"" + sha + "\""), std::string::npos) << cases[0].config_text;
+  EXPECT_NE(cases[0].config_text.find("\"file\":\"data/pairs.csv\""), std::string::npos) << cases[0].config_text;
+  EXPECT_EQ(cases[0].config_text.find(dir.path().string()), std::string::npos) << cases[0].config_text;
+  // Another file content: another case identity, same key.
+  dir.write("data/pairs.csv", "X1,Y1\n0.1,0.2\n0.3,0.1\n-1,3\n");
+  const auto changed = expand_cases(load(suite_text));
+  EXPECT_EQ(changed[0].key, cases[0].key);
+  EXPECT_NE(changed[0].config_hash, cases[0].config_hash);
+  EXPECT_NE(load(suite_text).resolved_hash, suite.resolved_hash);
+
+  const std::string missing = error(replace(suite_text, "data/pairs.csv", "data/none.csv"));
+  EXPECT_NE(missing.find("suite.toml:13:8:"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("parameter 'path'"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("none.csv"), std::string::npos) << missing;
+  const std::string swept = error(suite_text + "[sweep]\n\"datasets.path\" = [\"data/pairs.csv\"]\n");
+  EXPECT_NE(swept.find("is a path parameter"), std::string::npos) << swept;
+  // A dataset smaller than a batch is refused before any work.
+  const std::string small = error(replace(suite_text, "batch_size = 2", "batch_size = 4"));
+  EXPECT_NE(small.find("has 3 samples, fewer than a batch of 4"), std::string::npos) << small;
+  (void)csv;
+}
+
+// An objective that asks for a critic gradient penalty is refused by tasks that cannot compute it.
+TEST_F(SuiteLoader, TasksWithoutACriticPenaltyRefuseObjectivesThatNeedOne) {
+  const std::string message = error(R"toml([suite]
+name = "vision-wpc"
+task = "contrastive"
+[task]
+batch_size = 16
+[encoder]
+plugin = "convnet"
+width = 8
+[[datasets]]
+plugin = "fashion_mnist"
+train_limit = 64
+test_limit = 32
+[[objectives]]
+plugin = "wpc"
+)toml");
+  EXPECT_NE(message.find("objective 'wpc' asks for a critic gradient penalty"), std::string::npos) << message;
+  EXPECT_NE(message.find("task 'contrastive'"), std::string::npos) << message;
+}
+
 TEST_F(SuiteLoader, MissingFileIsAnInputError) {
   TaskCatalog tasks;
   EXPECT_THROW(load_suite(dir.path() / "none.toml", {}, test::real_plugins(), tasks), InputError);

@@ -28,7 +28,8 @@
 
 // Bump when anything in this header changes layout or meaning. The harness refuses other values.
 // 2: sequences (Batch::groups and ::lengths, DatasetSpec sequence fields, sequence encoders).
-#define RPCBENCH_ABI_VERSION 2
+// 3: ParamType::path; Objective::critic_gradient_penalty() and Objective::provenance().
+#define RPCBENCH_ABI_VERSION 3
 
 #define RPCBENCH_DETAIL_STR_(x) #x
 #define RPCBENCH_DETAIL_STR(x) RPCBENCH_DETAIL_STR_(x)
@@ -57,7 +58,10 @@ inline const char* to_string(PluginKind kind) {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-enum class ParamType : std::uint32_t { boolean, integer, real, text, real_list };
+// `path`: a file. The harness resolves a relative path against the suite file's folder, refuses a
+// missing file at the key's file:line:col before any work, records the file's SHA-256 with the run
+// (a changed file is a changed case), and hands the plugin the absolute path (get_string).
+enum class ParamType : std::uint32_t { boolean, integer, real, text, real_list, path };
 
 inline const char* to_string(ParamType type) {
   switch (type) {
@@ -66,6 +70,7 @@ inline const char* to_string(ParamType type) {
     case ParamType::real: return "float";
     case ParamType::text: return "string";
     case ParamType::real_list: return "list of floats";
+    case ParamType::path: return "path";
   }
   return "unknown";
 }
@@ -102,6 +107,7 @@ class Params {
     if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
     return get<double>(key, "a float");
   }
+  // Strings and paths (a path arrives absolute).
   const std::string& get_string(const std::string& key) const {
     return get<std::string>(key, "a string");
   }
@@ -169,6 +175,16 @@ class Objective {
   // K = N − 1). Stateful estimators keep their state in the object and update it only while
   // gradient mode is on (training).
   virtual ObjectiveResult evaluate(const torch::Tensor& pos, const torch::Tensor& neg) = 0;
+
+  // Objectives that need a Lipschitz critic (WPC): the weight λ of the one-sided gradient penalty
+  // the task adds to the training loss, λ·mean(max(0, ‖∇_(x,y) f(x, y)‖ − 1)²) over the positive
+  // pairs and one negative pair per anchor (Gulrajani et al. 2017). 0: none. A task that cannot
+  // compute it refuses the objective before any work.
+  virtual double critic_gradient_penalty() const { return 0.0; }
+
+  // What identifies this objective beyond its name, version and parameters (e.g. the source of a
+  // loaded script), recorded with the run as "objective.<label>.<key>". Empty for most.
+  virtual std::vector<std::pair<std::string, std::string>> provenance() const { return {}; }
 };
 
 // ---------------------------------------------------------------------------------------------

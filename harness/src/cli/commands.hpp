@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,20 @@ struct ClaimsArgs {
 };
 void add_claims(CLI::App& app, ClaimsArgs& args);
 int claims_command(const ClaimsArgs& args);
+
+// The documented budget of `harness estimate`: the MI-suite protocol (Adam 5e-4, separable critic)
+// at batch 128 for 2000 steps; the estimate is the mean over the last 200.
+struct EstimateArgs {
+  std::vector<std::string> samples, params, encoder_params, plugin_dirs;
+  std::string objective, encoder = "separable", dataset = "samples_file", device = "cpu", db = kDefaultDb;
+  long long steps = 2000, batch_size = 128, window = 200, seed = 0;
+  double learning_rate = 5e-4;
+  std::optional<double> true_mi;
+  int threads = 1;
+  bool print_suite = false;
+};
+void add_estimate(CLI::App& app, EstimateArgs& args);
+int estimate_command(const EstimateArgs& args, const std::string& command_line);
 
 void add_run(CLI::App& app, RunArgs& args);
 void add_compare(CLI::App& app, CompareArgs& args);

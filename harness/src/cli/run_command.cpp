@@ -1,4 +1,5 @@
 #include "cli/commands.hpp"
+#include "cli/execution.hpp"
 #include "cli/plugin_loading.hpp"
 #include "db/database.hpp"
 #include "report/console_reporter.hpp"
@@ -50,23 +51,9 @@ void add_run(CLI::App& app, RunArgs& args) {
   app.add_option("--worker-case", args.worker_case, "internal: the worker process of --jobs")->group("");
 }
 
-namespace {
-
-// One suite, loaded and checked, ready to run.
-struct PreparedRun {
-  Suite suite;
-  const Task* task = nullptr;
-  std::vector<Case> cases;
-  std::string json_path;
-};
-
-PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, const PluginRegistry& registry,
-                    const TaskCatalog& tasks) {
-  SuiteOptions options;
-  options.profile = args.profile;
-  if (args.seed >= 0) options.seed = static_cast<std::uint64_t>(args.seed);
+PreparedRun prepare_suite(Suite suite, const RunArgs& args, const TaskCatalog& tasks) {
   PreparedRun p;
-  p.suite = load_suite(path, options, registry, tasks);
+  p.suite = std::move(suite);
   p.task = tasks.find(p.suite.task);
   p.cases = expand_cases(p.suite, p.task->adds_control(p.suite));
   if (!args.shard.empty()) {
@@ -79,6 +66,16 @@ PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, cons
     p.cases = std::move(mine);
   }
   return p;
+}
+
+namespace {
+
+PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, const PluginRegistry& registry,
+                    const TaskCatalog& tasks) {
+  SuiteOptions options;
+  options.profile = args.profile;
+  if (args.seed >= 0) options.seed = static_cast<std::uint64_t>(args.seed);
+  return prepare_suite(load_suite(path, options, registry, tasks), args, tasks);
 }
 
 // The worker of --jobs: one case, its events as JSON lines on stdout; no database.
@@ -116,8 +113,10 @@ std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& arg
   return command;
 }
 
+}  // namespace
+
 int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line, const torch::Device& device,
-            const ThreadSettings& threads, PluginRegistry& registry, bool skip_if_finished) {
+            const ThreadSettings& threads, PluginRegistry& registry, bool skip_if_finished, const ExecuteOutput& output) {
   const Suite& suite = p.suite;
   Database db(args.db, Database::Mode::read_write);
   mark_abandoned_runs(db);
@@ -133,6 +132,10 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
     const ShardSpec shard = parse_shard(args.shard);  // "0/02" and "0/2" are the same part
     request.info.provenance["shard"] = std::to_string(shard.index) + "/" + std::to_string(shard.count);
   }
+  // What an objective says identifies it beyond its parameters (a loaded script's source).
+  for (const auto& o : suite.objectives)
+    for (const auto& [key, value] : registry.make_objective(*o.plugin, o.params)->provenance())
+      request.info.provenance["objective." + o.label + "." + key] = value;
   {
     auto all = request.info.provenance;
     all.erase("json");
@@ -168,7 +171,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   request.resuming = resume_id.has_value();
 
   SqliteReporter sqlite(db, resume_id);
-  ConsoleReporter console(stdout, stderr, args.quiet);
+  ConsoleReporter console(output.console, stderr, args.quiet);
   std::unique_ptr<JsonReporter> json;
   ReporterList reporters;
   reporters.add(&sqlite);
@@ -177,6 +180,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
     json = std::make_unique<JsonReporter>(p.json_path);
     reporters.add(json.get());
   }
+  if (output.extra != nullptr) reporters.add(output.extra);
   const RunEnd end = args.jobs > 1
                          ? run_suite_in_workers(request, p.cases, reporters, args.jobs,
                                                 worker_command(p, args, static_cast<int>(threads.intra_op), request.resuming))
@@ -185,8 +189,6 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
                to_string(end.status), args.db.c_str());
   return end.status == CaseStatus::finished ? kExitOk : kExitFailure;
 }
-
-}  // namespace
 
 int run_command(const RunArgs& args, const std::string& command_line) {
   // Everything that can be wrong with the input is checked here, before the database is touched:
@@ -225,7 +227,7 @@ int run_command(const RunArgs& args, const std::string& command_line) {
     if (args.jobs > 1 && static_cast<unsigned>(args.jobs * std::max(threads.intra_op, 1)) > cores)
       std::fprintf(stderr, "warning: --jobs %d × %d threads = %d threads on %u cores: they will share them\n", args.jobs,
                    threads.intra_op, args.jobs * threads.intra_op, cores);
-    const int code = execute(run, args, command_line, device, threads, registry, group);
+    const int code = execute(run, args, command_line, device, threads, registry, group, ExecuteOutput{});
     exit_code = std::max(exit_code, code);
     if (code != kExitOk && install_stop_handlers().load()) break;  // interrupted: stop the group too
   }

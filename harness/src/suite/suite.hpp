@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,12 @@ namespace rpcbench {
 
 class TaskCatalog;
 
+// A path parameter's file: as the suite wrote it, and its content's SHA-256.
+struct FileParam {
+  std::string written;
+  std::string sha256;
+};
+
 struct PluginUse {
   const PluginDescriptor* plugin = nullptr;
   std::string label;  // unique within its list; the plugin name unless the suite sets one
@@ -24,6 +31,7 @@ struct PluginUse {
   // Objectives only: the task's parameters for this objective when its entry has a `task` table
   // (e.g. RPC's unnormalised scores with temperature 128 beside InfoNCE's 0.5).
   std::optional<Params> task_params;
+  std::map<std::string, FileParam> files;  // its path parameters (params hold the absolute path)
 };
 
 // A regression gate for `harness compare` ([[gates]] in a suite).
@@ -107,6 +115,11 @@ struct SuiteOptions {
 // Parses and validates everything before any work. Throws InputError with file:line:col.
 Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
                  const PluginRegistry& registry, const TaskCatalog& tasks);
+
+// A suite from text (a command that writes its own suite, e.g. `harness estimate`): `origin` names
+// it in messages and relative paths are read from its folder.
+Suite load_suite_text(const std::string& text, const std::filesystem::path& origin, const SuiteOptions& options,
+                      const PluginRegistry& registry, const TaskCatalog& tasks);
 
 // dataset × objective × sweep point × repeat, plus (with_control) a control case per dataset ×
 // repeat (× the points of encoder and dataset axes: the control does not train), first.

@@ -83,8 +83,9 @@ Params with_value(const Params& params, const std::string& key, const ParamValue
 
 class Loader {
  public:
-  Loader(std::filesystem::path path, const PluginRegistry& registry, const TaskCatalog& tasks)
-      : path_(std::move(path)), registry_(registry), tasks_(tasks) {}
+  Loader(std::filesystem::path path, const PluginRegistry& registry, const TaskCatalog& tasks,
+         std::optional<std::string> text = std::nullopt)
+      : path_(std::move(path)), registry_(registry), tasks_(tasks), text_(std::move(text)) {}
 
   Suite load(const SuiteOptions& options);
 
@@ -154,6 +155,7 @@ class Loader {
         if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
         break;
       case ParamType::text:
+      case ParamType::path:
         if (n.is_string()) return n.as_string()->get();
         break;
       case ParamType::real_list:
@@ -172,13 +174,32 @@ class Loader {
   }
 
   // Every declared parameter: from `table` when set there, else the declared default.
+  // A path parameter: resolved against the suite's folder, the file checked and hashed now.
+  std::string resolve_file(const toml::node& n, const std::string& written, const std::string& owner,
+                           const std::string& key, std::map<std::string, FileParam>* files) const {
+    if (written.empty()) return written;  // no file
+    std::filesystem::path file(written);
+    if (file.is_relative()) file = std::filesystem::absolute(path_).parent_path() / file;
+    file = file.lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec))
+      fail_at(&n, owner + ": parameter '" + key + "': no file '" + file.string() + "'" +
+                      (std::filesystem::path(written).is_relative() ? " (relative paths are read from the suite's folder)" : ""));
+    if (files == nullptr) fail_at(&n, owner + ": parameter '" + key + "' is a path, which only plugins may declare");
+    (*files)[key] = FileParam{written, sha256_file(file)};
+    return file.string();
+  }
+
   Params resolve(const std::vector<ParamDecl>& decls, const Layers& table,
-                 const std::set<std::string>& reserved, const std::string& owner) const {
+                 const std::set<std::string>& reserved, const std::string& owner,
+                 std::map<std::string, FileParam>* files = nullptr) const {
     tables_by_owner_[owner] = table;
     std::map<std::string, ParamValue> values;
     for (const ParamDecl& decl : decls) {
       if (const toml::node* n = table.get(decl.name)) {
         values[decl.name] = convert(*n, decl, owner);
+        if (decl.type == ParamType::path)
+          values[decl.name] = resolve_file(*n, std::get<std::string>(values[decl.name]), owner, decl.name, files);
       } else if (decl.required) {
         fail_at(table.where(), owner + ": missing required parameter '" + decl.name + "' (" + decl.help + ")");
       } else {
@@ -190,6 +211,8 @@ class Loader {
                            decl.default_value + ") is not valid TOML: " + std::string(e.description()));
         }
         values[decl.name] = convert(*parsed.get("v"), decl, owner + " (declared default)");
+        if (decl.type == ParamType::path && !std::get<std::string>(values[decl.name]).empty())
+          throw InputError(owner + ": its declared default for path '" + decl.name + "' must be \"\" (no file)");
       }
     }
     for (const auto& [k, node, key_source] : table.items()) {
@@ -223,7 +246,7 @@ class Loader {
       fail_at(table.get("label"), "label '" + use.label + "' in " + context +
                                       " must be letters, digits, '_', '.' or '-'");
     use.params = resolve(plugin->params, table, reserved,
-                         std::string(to_string(kind)) + " '" + use.label + "'");
+                         std::string(to_string(kind)) + " '" + use.label + "'", &use.files);
     return use;
   }
 
@@ -438,6 +461,8 @@ class Loader {
       if (!node->is_array() || node->as_array()->empty())
         fail_at(node, "[sweep] '" + key + "' must be a non-empty array of values, got " +
                           (node->is_array() ? std::string("an empty array") : type_name(*node)));
+      if (decl.type == ParamType::path)
+        fail_at(key_source, "[sweep] '" + key + "' is a path parameter: give each file its own entry instead");
       axis.numeric = decl.type == ParamType::integer || decl.type == ParamType::real;
       std::set<std::string> seen;
       for (const toml::node& item : *node->as_array()) {
@@ -503,6 +528,7 @@ class Loader {
   std::filesystem::path path_;
   const PluginRegistry& registry_;
   const TaskCatalog& tasks_;
+  std::optional<std::string> text_;  // the suite's text when it is not read from path_
   mutable std::map<std::string, Layers> tables_by_owner_;
   mutable bool repeats_set_in_suite_ = false;
 };
@@ -519,6 +545,8 @@ json plugin_json(const PluginUse& use) {
          {"version", use.plugin->version},
          {"label", use.label},
          {"params", json::parse(params_json(use.params))}};
+  // A file is its content: the path as written and its hash, not where this checkout keeps it.
+  for (const auto& [key, file] : use.files) j["params"][key] = {{"file", file.written}, {"sha256", file.sha256}};
   if (use.task_params) j["task_params"] = json::parse(params_json(*use.task_params));
   return j;
 }
@@ -655,11 +683,11 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
 
 Suite Loader::load(const SuiteOptions& options) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path_, ec))
+  if (!text_ && !std::filesystem::is_regular_file(path_, ec))
     throw InputError(path_.string() + ": suite file does not exist or is not a file");
   toml::table root;
   try {
-    root = toml::parse_file(path_.string());
+    root = text_ ? toml::parse(*text_, path_.string()) : toml::parse_file(path_.string());
   } catch (const toml::parse_error& e) {
     throw InputError(path_.string() + ":" + std::to_string(e.source().begin.line) + ":" +
                      std::to_string(e.source().begin.column) + ": TOML syntax error: " +
@@ -680,7 +708,7 @@ Suite Loader::load(const SuiteOptions& options) {
   for (const auto& name : profiles) resolve_profile(root, name, options);
   Suite suite = resolve_profile(root, options.profile, options);
   suite.profiles = profiles;
-  suite.file_sha256 = sha256_file(path_);
+  suite.file_sha256 = text_ ? sha256_hex(*text_) : sha256_file(path_);
   try {
     tasks_.find(suite.task)->validate(suite, registry_);
   } catch (const ParamError& e) {
@@ -819,6 +847,11 @@ std::string params_json(const Params& params) {
 Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
                  const PluginRegistry& registry, const TaskCatalog& tasks) {
   return Loader(path, registry, tasks).load(options);
+}
+
+Suite load_suite_text(const std::string& text, const std::filesystem::path& origin, const SuiteOptions& options,
+                      const PluginRegistry& registry, const TaskCatalog& tasks) {
+  return Loader(origin, registry, tasks, text).load(options);
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // over the last `window` steps.
 #include "stats/intervals.hpp"
 #include "stats/window_stats.hpp"
+#include "tasks/critic_penalty.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
 #include "tasks/view_pairs.hpp"
@@ -26,6 +27,8 @@ namespace {
 constexpr std::int64_t kFlushEvery = 500;
 
 std::string level_scope(double true_mi) { return "mi=" + format_general(true_mi, 6); }
+// Steps of one level share a true MI; an unknown MI (NaN: samples from a file) is one level too.
+bool same_level(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
 class MiTask : public Task {
  public:
@@ -97,6 +100,12 @@ class MiTask : public Task {
                            " at step " + std::to_string(step) + " after other levels: each level's MI must be distinct");
         current = scope;
       }
+      // A sampler over a finite set of rows (samples from a file) draws distinct rows per batch.
+      if (const auto rows = spec.split_sizes.find("train"); rows != spec.split_sizes.end())
+        for (const Params& each : task_param_variants(suite))
+          if (each.get_int("batch_size") > rows->second)
+            throw InputError(suite.path.string() + ": dataset '" + d.label + "' has " + std::to_string(rows->second) +
+                             " samples, fewer than a batch of " + std::to_string(each.get_int("batch_size")));
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
@@ -125,6 +134,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
   // Data come from their own CPU generator, so they are the same on every device.
   at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
   const torch::Tensor off_diagonal = off_diagonal_mask(n, r.device);
+  const double penalty_weight = objective->critic_gradient_penalty();
 
   const std::int64_t total = spec.stream_steps;
   std::vector<double> estimates, losses, grad_norms;
@@ -149,8 +159,9 @@ CaseOutcome MiTask::run(CaseRun& r) const {
       break;
     }
     const Batch batch = dataset->sample(step, n, generator);
-    const torch::Tensor scores =
-        critic->score_matrix(batch.x.to(r.device), batch.y.to(r.device));
+    const torch::Tensor x = batch.x.to(r.device).requires_grad_(penalty_weight > 0);
+    const torch::Tensor y = batch.y.to(r.device).requires_grad_(penalty_weight > 0);
+    const torch::Tensor scores = critic->score_matrix(x, y);
     if (scores.dim() != 2 || scores.size(0) != n || scores.size(1) != n)
       throw std::runtime_error("encoder '" + r.c.encoder->label + "' returned scores of shape " +
                                c10::str(scores.sizes()) + ", expected [" + std::to_string(n) +
@@ -172,11 +183,17 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     }
     // The diverging step's values are recorded (they are the evidence); the case's summaries
     // keep the last finite ones, from the steps that completed.
+    torch::Tensor training_loss = result.loss;
+    if (penalty_weight > 0) {  // the objective's loss is recorded; the penalty is added for training
+      const torch::Tensor penalty = critic_gradient_penalty(scores, x, y);
+      pending.push_back({step, "gradient_penalty", penalty.item<double>()});
+      training_loss = training_loss + penalty_weight * penalty;
+    }
     std::string diverged = limits.check_loss(loss, mi);
     double grad_norm = NAN;
     if (diverged.empty()) {
       optimizer.zero_grad();
-      result.loss.backward();
+      training_loss.backward();
       grad_norm = gradient_norm(module.parameters());
       pending.push_back({step, "grad_norm", grad_norm});
       diverged = limits.check_gradient(grad_norm);
@@ -208,7 +225,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
   // A level the case did not complete gets no statistics.
   std::int64_t begin = 0;
   for (std::int64_t step = 1; step <= total; ++step) {
-    if (step < total && dataset->true_mi(step) == dataset->true_mi(begin)) continue;
+    if (step < total && same_level(dataset->true_mi(step), dataset->true_mi(begin))) continue;
     const std::int64_t end = step;
     if (end <= static_cast<std::int64_t>(estimates.size())) {
       const std::int64_t k = std::min(window, end - begin);

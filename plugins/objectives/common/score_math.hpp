@@ -13,6 +13,13 @@ inline torch::Tensor log_mean_exp(const torch::Tensor& x) {
   return torch::logsumexp(x.reshape({-1}), 0) - std::log(static_cast<double>(x.numel()));
 }
 
+// InfoNCE / CPC: each anchor's log-softmax of its positive among its K + 1 candidates (scores / τ).
+inline torch::Tensor infonce_log_softmax_positive(const torch::Tensor& pos, const torch::Tensor& neg,
+                                                  double temperature) {
+  const torch::Tensor logits = torch::cat({pos.unsqueeze(1), neg}, 1) / temperature;
+  return logits.select(1, 0) - torch::logsumexp(logits, 1);
+}
+
 // NWJ / TUBA(a = e) value E_P[f] − E_Q[exp(f − 1)], with E_Q[exp(·)] from logsumexp.
 inline torch::Tensor nwj_value(const torch::Tensor& pos, const torch::Tensor& neg) {
   return pos.mean() - torch::exp(log_mean_exp(neg - 1.0));

@@ -1,4 +1,6 @@
 // InfoNCE / CPC: cross-entropy of the positive against its K negatives, in logsumexp form.
+#include "../common/score_math.hpp"
+
 #include <rpcbench/plugin.hpp>
 
 #include <cmath>
@@ -17,10 +19,9 @@ class InfoNce : public rpcbench::Objective {
       : temperature_(p.get_double_in("temperature", 1e-12, 1e12)) {}
 
   rpcbench::ObjectiveResult evaluate(const torch::Tensor& pos, const torch::Tensor& neg) override {
-    const torch::Tensor logits = torch::cat({pos.unsqueeze(1), neg}, 1) / temperature_;
-    const torch::Tensor log_softmax_pos = logits.select(1, 0) - torch::logsumexp(logits, 1);
+    const torch::Tensor log_softmax_pos = rpcbench::objectives::infonce_log_softmax_positive(pos, neg, temperature_);
     // The estimate cannot exceed log(K + 1): the number of candidates per anchor.
-    const double ceiling = std::log(static_cast<double>(logits.size(1)));
+    const double ceiling = std::log(static_cast<double>(neg.size(1) + 1));
     rpcbench::ObjectiveResult result;
     result.loss = -log_softmax_pos.mean();
     result.mi = ceiling - result.loss.detach();
