@@ -17,6 +17,7 @@ packages=(
   chromium
   slurm-wlm munge
   libespeak-ng-dev espeak-ng-data libsoxr-dev libsndfile1-dev wamerican
+  python3-torch  # exports the TorchScript objectives of the tests and docs (not needed at run time)
 )
 
 missing=()
