@@ -4,6 +4,7 @@
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -34,18 +35,27 @@ std::string read(const std::filesystem::path& p) {
 
 class TorchScriptObjective : public ::testing::Test {
  protected:
+  // Exported once per content of the page and the scripts, into the build tree: every test of
+  // this binary runs in its own process, and Python takes seconds to start.
   static void SetUpTestSuite() {
-    dir_ = new test::TempDir();
-    const std::string command = std::string(RPCBENCH_SOURCE_DIR) +
-                                "/tests/objectives/torchscript/export_modules.sh " +
-                                dir_->path().string() + " " + RPCBENCH_SOURCE_DIR;
+    const std::string source = RPCBENCH_SOURCE_DIR;
+    const std::string script = source + "/tests/objectives/torchscript/export_modules.sh";
+    const std::string key =
+        sha256_hex(read(source + "/docs/writing-an-objective-in-python.md") + read(script) +
+                   read(source + "/tests/objectives/torchscript/make_bad_modules.py"));
+    dir_ = std::filesystem::path(RPCBENCH_FIXTURE_DIR).parent_path() / "torchscript_modules" /
+           key.substr(0, 16);
+    if (std::filesystem::exists(dir_ / "done")) return;
+    const auto staging = dir_.string() + ".staging." + std::to_string(getpid());
+    const std::string command = script + " " + staging + " " + source;
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    std::ofstream(staging + "/done") << key;
+    std::error_code ec;
+    std::filesystem::rename(staging, dir_, ec);  // another process may have been first
+    if (ec) std::filesystem::remove_all(staging, ec);
+    ASSERT_TRUE(std::filesystem::exists(dir_ / "done")) << dir_;
   }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static std::string file(const std::string& name) { return (dir_->path() / name).string(); }
+  static std::string file(const std::string& name) { return (dir_ / name).string(); }
   static std::shared_ptr<Objective> script(const std::string& name,
                                            const std::string& attributes = "",
                                            bool optimize = false) {
@@ -76,10 +86,10 @@ class TorchScriptObjective : public ::testing::Test {
     torch::Tensor matrix;
   };
 
-  static test::TempDir* dir_;
+  static std::filesystem::path dir_;
 };
 
-test::TempDir* TorchScriptObjective::dir_ = nullptr;
+std::filesystem::path TorchScriptObjective::dir_;
 
 // The docs' InfoNCE and the built-in one: the same values and the same gradient, bit for bit.
 TEST_F(TorchScriptObjective, DocsInfoNceIsTheBuiltInInfoNce) {
