@@ -73,6 +73,9 @@ with zipfile.ZipFile(f"{out}/infonce.pt") as src, zipfile.ZipFile(f"{out}/newer_
 scripted = torch.jit.load(f"{out}/infonce.pt")
 scripted.save(f"{out}/newer_torch.pt", _extra_files={"torch_version": "2.1.0"})
 
-# What Python says the module's code is: the harness must record the same text.
+# What Python says the docs' InfoNCE's code is (scripted.code): the harness must record this text.
+sys.path.insert(0, out)
+from objectives import InfoNCE  # noqa: E402 (the page's code, written to DIR by export_modules.sh)
+
 with open(f"{out}/infonce.code.txt", "w") as f:
-    f.write(scripted.code)
+    f.write(torch.jit.script(InfoNCE()).code)
