@@ -711,7 +711,7 @@ TEST(CliBmi, QuickProfileRecordsEveryTaskAndRanksTheEstimators) {
                              db.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // 14 tasks × 8 estimators × 2 seeds, each with its one level of statistics.
-  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 224);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 252);  // 14 tasks × 9 estimators × 2 seeds
   EXPECT_EQ(count(db, "SELECT count(DISTINCT dataset) FROM cases"), 14);
   EXPECT_EQ(count(db, "SELECT count(*) FROM summaries s JOIN cases c USING (case_id) WHERE s.name = 'true_mi'"),
             count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"));

@@ -68,19 +68,41 @@ TEST(CliEstimate, PrintsTheEstimateAndRecordsTheRun) {
   ASSERT_TRUE(bias.step());
   EXPECT_NEAR(bias.column_double(0), printed - truth, 1e-6);
 
-  // Same file, same seed: the same number, bit for bit.
+  // Same samples, same seed: the same number, bit for bit — under another file name too (tools
+  // hand over temporary files).
   const auto again = estimate(args, dir.path() / "err2");
   EXPECT_EQ(again.output, r.output);
+  const auto renamed = dir.path() / "tmp-8f3a.csv";
+  std::filesystem::copy_file(csv, renamed);
+  std::string renamed_args = args;
+  renamed_args.replace(renamed_args.find(csv.string()), csv.string().size(), renamed.string());
+  EXPECT_EQ(estimate(renamed_args, dir.path() / "err3").output, r.output);
 }
 
-TEST(CliEstimate, AnUnknownTruthStillGivesAnEstimate) {
+// Without a truth the steps still form one level: the estimate is the mean of the last --window
+// recorded estimates (not the last step's), and no bias is made up.
+TEST(CliEstimate, AnUnknownTruthIsOneLevelAndTheEstimateIsTheWindowMean) {
   test::TempDir dir;
   const auto csv = gaussian_csv(dir, 0.5, 400);
-  const auto r = estimate("--objective rpc --steps 50 --batch-size 32 --window 20 --db " + (dir.path() / "e.db").string() +
-                              " " + csv.string(),
+  const auto db = dir.path() / "e.db";
+  const auto r = estimate("--objective rpc --steps 50 --batch-size 32 --window 20 --db " + db.string() + " " + csv.string(),
                           dir.path() / "err");
   ASSERT_EQ(r.exit_code, 0) << read(dir.path() / "err");
-  EXPECT_TRUE(std::isfinite(std::stod(r.output))) << r.output;
+  const double printed = std::stod(r.output);
+  Database d(db, Database::Mode::read_only);
+  auto levels = d.prepare("SELECT DISTINCT scope FROM summaries WHERE scope LIKE 'mi=%'");
+  ASSERT_TRUE(levels.step());
+  EXPECT_EQ(levels.column_text(0), "mi=nan");
+  EXPECT_FALSE(levels.step());
+  auto window = d.prepare("SELECT value FROM summaries WHERE scope = 'mi=nan' AND name = 'window'");
+  ASSERT_TRUE(window.step());
+  EXPECT_EQ(window.column_double(0), 20.0);
+  auto bias = d.prepare("SELECT value FROM summaries WHERE scope = 'mi=nan' AND name = 'bias'");
+  ASSERT_TRUE(bias.step());
+  EXPECT_TRUE(bias.is_null(0));
+  auto tail = d.prepare("SELECT avg(value) FROM samples WHERE name = 'mi' AND step >= 30");
+  ASSERT_TRUE(tail.step());
+  EXPECT_NEAR(printed, tail.column_double(0), 1e-6);
 }
 
 TEST(CliEstimate, BadFilesAndOptionsExitTwoAndWriteNothing) {

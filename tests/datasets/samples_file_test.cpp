@@ -25,15 +25,16 @@ std::string error_of(const std::map<std::string, ParamValue>& values) {
 
 // A v1 .npy file of `values` (row-major unless fortran) with the given dtype and shape text.
 void write_npy(const std::filesystem::path& path, const std::string& descr, const std::string& shape, const void* data,
-               std::size_t bytes, bool fortran = false) {
+               std::size_t bytes, bool fortran = false, int version = 1) {
   std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
                        ", 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  const std::size_t prefix = version == 1 ? 10 : 12;  // magic, version, then a 2- or 4-byte length
+  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const std::uint16_t length = static_cast<std::uint16_t>(header.size());
-  out.put(static_cast<char>(length & 0xff)).put(static_cast<char>(length >> 8));
+  out.write(version == 1 ? "\x93NUMPY\x01\x00" : "\x93NUMPY\x02\x00", 8);
+  const std::uint32_t length = static_cast<std::uint32_t>(header.size());
+  for (std::size_t i = 0; i < prefix - 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xff));
   out << header;
   out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
 }
@@ -74,7 +75,7 @@ TEST_F(SamplesFile, StandardizesEachColumnAndKeepsTheTrueMiItIsGiven) {
   EXPECT_LT(both.mean(0).abs().max().item<double>(), 1e-6);
   EXPECT_LT((both.std(0) - 1.0).abs().max().item<double>(), 1e-6);
   const std::string constant = error_of({{"path", csv("X1,Y1\n1,5\n2,5\n3,5\n")}});
-  EXPECT_NE(constant.find("column Y1 is constant"), std::string::npos) << constant;
+  EXPECT_NE(constant.find("column Y1 is constant or its spread overflows"), std::string::npos) << constant;
 }
 
 TEST_F(SamplesFile, BatchesHoldDistinctRowsAndRepeatWithTheGenerator) {
@@ -115,6 +116,20 @@ TEST_F(SamplesFile, BadCsvFilesNameTheLineAndColumn) {
   EXPECT_NE(extension.find("must end in .csv"), std::string::npos) << extension;
 }
 
+TEST_F(SamplesFile, CsvEdgeCasesFromOtherTools) {
+  // A byte-order mark (Excel's "CSV UTF-8"), quoted header names, values that underflow to
+  // subnormals: all read. X01 is not X1; values beyond float32 are refused, naming the place.
+  auto ds = open({{"path", csv("\xEF\xBB\xBF\"X1\",\"Y1\"\n1e-320,2\n3,4\n")}, {"standardize", false}});
+  EXPECT_EQ(ds->spec().split_sizes.at("train"), 2);
+  const std::string zero_padded = csv_error("X01,Y1\n1,2\n3,4\n");
+  EXPECT_NE(zero_padded.find("s.csv:1:1: header column 'X01': expected X1"), std::string::npos) << zero_padded;
+  const std::string huge = error_of({{"path", csv("X1,Y1\n1e300,2\n3,4\n")}, {"standardize", false}});
+  EXPECT_NE(huge.find("row 1, column X1 is beyond float32's range"), std::string::npos) << huge;
+  const std::string spread = csv_error("X1,Y1\n1e300,2\n-1e300,4\n5,6\n");
+  EXPECT_NE(spread.find("column X1 is constant or its spread overflows"), std::string::npos) << spread;
+  EXPECT_NO_THROW(open({{"path", dir.write("upper.CSV", "X1,Y1\n1,2\n3,5\n").string()}}));
+}
+
 TEST_F(SamplesFile, ReadsAnNpyPairInEveryLayoutItAccepts) {
   const double x[] = {1, 2, 3, 4, 5, 6};  // 3 × 2
   const float y[] = {10, 20, 30};         // (3,)
@@ -122,15 +137,20 @@ TEST_F(SamplesFile, ReadsAnNpyPairInEveryLayoutItAccepts) {
   write_npy(dir.path() / "x.npy", "<f8", "(3, 2)", x, sizeof x);
   write_npy(dir.path() / "xf.npy", "<i8", "(3, 2)", xi, sizeof xi, /*fortran=*/true);
   write_npy(dir.path() / "y.npy", "<f4", "(3,)", y, sizeof y);
+  // Format 2.0 (a 4-byte header length), int32, shape (N, 1): Y again.
+  const std::int32_t yi[] = {10, 20, 30};
+  write_npy(dir.path() / "y2.npy", "<i4", "(3, 1)", yi, sizeof yi, false, /*version=*/2);
   for (const char* name : {"x.npy", "xf.npy"}) {
-    auto ds = open({{"path", (dir.path() / name).string()}, {"y_path", (dir.path() / "y.npy").string()},
-                    {"standardize", false}});
-    auto gen = at::detail::createCPUGenerator(3);
-    const Batch b = ds->sample(0, 3, gen);
-    for (int i = 0; i < 3; ++i) {
-      const float x0 = b.x[i][0].item<float>();
-      EXPECT_FLOAT_EQ(b.x[i][1].item<float>(), x0 + 1) << name;
-      EXPECT_FLOAT_EQ(b.y[i][0].item<float>(), 10 * (x0 + 1) / 2) << name;
+    for (const char* y_name : {"y.npy", "y2.npy"}) {
+      auto ds = open({{"path", (dir.path() / name).string()}, {"y_path", (dir.path() / y_name).string()},
+                      {"standardize", false}});
+      auto gen = at::detail::createCPUGenerator(3);
+      const Batch b = ds->sample(0, 3, gen);
+      for (int i = 0; i < 3; ++i) {
+        const float x0 = b.x[i][0].item<float>();
+        EXPECT_FLOAT_EQ(b.x[i][1].item<float>(), x0 + 1) << name << " " << y_name;
+        EXPECT_FLOAT_EQ(b.y[i][0].item<float>(), 10 * (x0 + 1) / 2) << name << " " << y_name;
+      }
     }
   }
 }
@@ -146,7 +166,16 @@ TEST_F(SamplesFile, BadNpyFilesAreRefusedWithWhatIsWrong) {
   };
   EXPECT_NE(err("x.npy", "y3.npy").find("y3.npy: 3 rows, but"), std::string::npos) << err("x.npy", "y3.npy");
   EXPECT_NE(err("big.npy", "x.npy").find("dtype '>f8' is not supported"), std::string::npos) << err("big.npy", "x.npy");
-  EXPECT_NE(err("short.npy", "x.npy").find("the data are truncated"), std::string::npos) << err("short.npy", "x.npy");
+  EXPECT_NE(err("short.npy", "x.npy").find("shape (4, 2) of 8-byte values does not match the 32 bytes of data"),
+            std::string::npos)
+      << err("short.npy", "x.npy");
+  // A shape whose size overflows, or a negative one, is refused before anything is allocated.
+  write_npy(dir.path() / "huge.npy", "<f8", "(2305843009213693952, 8)", x, sizeof x);
+  write_npy(dir.path() / "negative.npy", "<f8", "(-1, 2)", x, sizeof x);
+  write_npy(dir.path() / "trailing.npy", "<f8", "(2,)", x, sizeof x);  // 4 values stored, 2 declared
+  EXPECT_NE(err("huge.npy", "x.npy").find("does not match the 32 bytes"), std::string::npos) << err("huge.npy", "x.npy");
+  EXPECT_NE(err("negative.npy", "x.npy").find("negative sizes"), std::string::npos) << err("negative.npy", "x.npy");
+  EXPECT_NE(err("trailing.npy", "x.npy").find("does not match the 32 bytes"), std::string::npos) << err("trailing.npy", "x.npy");
   EXPECT_NE(err("x.npy", "").find("parameter 'y_path' must name the .npy of Y"), std::string::npos) << err("x.npy", "");
   dir.write("fake.npy", "X1,Y1\n1,2\n");
   EXPECT_NE(err("fake.npy", "x.npy").find("not an .npy file"), std::string::npos) << err("fake.npy", "x.npy");

@@ -355,9 +355,12 @@ plugin = "infonce"
   EXPECT_EQ(sha.size(), 64u);
   const auto cases = expand_cases(suite);
   ASSERT_FALSE(cases.empty());
-  EXPECT_NE(cases[0].config_text.find("\"sha256\":\"" + sha + "\""), std::string::npos) << cases[0].config_text;
-  EXPECT_NE(cases[0].config_text.find("\"file\":\"data/pairs.csv\""), std::string::npos) << cases[0].config_text;
-  EXPECT_EQ(cases[0].config_text.find(dir.path().string()), std::string::npos) << cases[0].config_text;
+  EXPECT_NE(cases[0].config_text.find("\"path\":{\"sha256\":\"" + sha + "\"}"), std::string::npos) << cases[0].config_text;
+  EXPECT_EQ(cases[0].config_text.find("pairs.csv"), std::string::npos) << cases[0].config_text;
+  // The same content elsewhere, under another name: the same case.
+  std::filesystem::create_directories(dir.path() / "moved");
+  std::filesystem::copy_file(csv, dir.path() / "moved/renamed.csv");
+  EXPECT_EQ(expand_cases(load(replace(suite_text, "data/pairs.csv", "moved/renamed.csv")))[0].config_hash, cases[0].config_hash);
   // Another file content: another case identity, same key.
   dir.write("data/pairs.csv", "X1,Y1\n0.1,0.2\n0.3,0.1\n-1,3\n");
   const auto changed = expand_cases(load(suite_text));
@@ -374,7 +377,6 @@ plugin = "infonce"
   // A dataset smaller than a batch is refused before any work.
   const std::string small = error(replace(suite_text, "batch_size = 2", "batch_size = 4"));
   EXPECT_NE(small.find("has 3 samples, fewer than a batch of 4"), std::string::npos) << small;
-  (void)csv;
 }
 
 // An objective that asks for a critic gradient penalty is refused by tasks that cannot compute it.

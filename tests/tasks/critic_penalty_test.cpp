@@ -80,18 +80,14 @@ TEST(CriticPenalty, EachPairsGradientNormMatchesFiniteDifferences) {
   EXPECT_GT(grad, 0.0);
 }
 
-// Largest finite-difference slope |f(a) − f(b)| / ‖a − b‖ over random nearby input pairs.
+// Largest input-gradient norm ‖∇_(x,y) f‖ of the critic over 200 random (x, y) (autograd; the
+// first test checks autograd against finite differences).
 double lipschitz_estimate(Encoder& c, std::int64_t dim) {
-  torch::NoGradGuard no_grad;
   torch::manual_seed(99);
-  double worst = 0;
-  for (int trial = 0; trial < 200; ++trial) {
-    const torch::Tensor x = torch::randn({dim}), y = torch::randn({dim});
-    const torch::Tensor dx = 1e-2 * torch::randn({dim}), dy = 1e-2 * torch::randn({dim});
-    const double step = torch::cat({dx, dy}).norm().item<double>();
-    worst = std::max(worst, std::abs(score(c, x + dx, y + dy) - score(c, x, y)) / step);
-  }
-  return worst;
+  const torch::Tensor x = torch::randn({200, dim}).requires_grad_(true), y = torch::randn({200, dim}).requires_grad_(true);
+  const torch::Tensor f = c.score_matrix(x, y).diagonal();  // f(x_i, y_i): each pair once
+  const auto g = torch::autograd::grad({f.sum()}, {x, y});
+  return (g[0].square().sum(1) + g[1].square().sum(1)).sqrt().max().item<double>();
 }
 
 double train_and_measure(const std::string& name) {
@@ -119,10 +115,10 @@ double train_and_measure(const std::string& name) {
 TEST(CriticPenalty, WpcKeepsTheCriticNearOneLipschitzWhereInfoNceDoesNot) {
   const double wpc = train_and_measure("wpc");
   const double infonce = train_and_measure("infonce");
-  // The penalty is soft (λ = 10, one-sided): near 1, not at most 1. Measured: 1.2 against 30.
-  EXPECT_LT(wpc, 1.6) << "infonce " << infonce;
+  // The penalty is soft (λ = 10, one-sided): near 1, not at most 1.
+  EXPECT_LT(wpc, 2.0) << "infonce " << infonce;
   EXPECT_GT(infonce, 5 * wpc) << "wpc " << wpc;
-  std::printf("finite-difference Lipschitz estimate after 600 steps: wpc %.3f, infonce %.3f\n", wpc, infonce);
+  std::printf("largest input-gradient norm after 600 steps: wpc %.3f, infonce %.3f\n", wpc, infonce);
 }
 
 }  // namespace

@@ -296,6 +296,43 @@ TEST_F(MiTask, ACriticTrainedOnMatchedPairsEstimatesMostOfTheMi) {
   EXPECT_LT(q.column_double(0), 2.3);
 }
 
+// WPC through the task: the penalty is recorded every step, trains the critic (a large λ changes
+// every step after the first), and stays out of the recorded loss (step 0 is InfoNCE's loss of the
+// same critic: one label, hence one seed, for the three runs).
+TEST_F(MiTask, TheCriticPenaltyTrainsButIsNotPartOfTheRecordedLoss) {
+  const auto run = [&](const std::string& name, const std::string& objective) {
+    std::string text = kSuite;
+    text = text.substr(0, text.find("[[objectives]]")) + "[[objectives]]\nlabel = \"critic\"\n" + objective;
+    // A fast rate grows the small critic past slope 1 within a few steps: the one-sided penalty bites.
+    text.replace(text.find("learning_rate = 1e-3"), 20, "learning_rate = 3e-2");
+    return run_into(dir.path() / (name + ".db"), dir.write(name + ".toml", text));
+  };
+  const Recorded weak = run("weak", "plugin = \"wpc\"\ngradient_penalty = 1e-12\n");
+  const Recorded strong = run("strong", "plugin = \"wpc\"\ngradient_penalty = 100.0\n");
+  const Recorded infonce = run("infonce", "plugin = \"infonce\"\n");
+  const auto series = [](const Recorded& r, const std::string& name) {
+    std::vector<double> v;
+    for (const auto& [key, metric, step, value] : r.samples)
+      if (metric == name) v.push_back(value);
+    return v;
+  };
+  const auto weak_loss = series(weak, "loss"), strong_loss = series(strong, "loss"), infonce_loss = series(infonce, "loss");
+  ASSERT_EQ(weak_loss.size(), 40u);
+  ASSERT_EQ(strong_loss.size(), 40u);
+  EXPECT_EQ(series(strong, "gradient_penalty").size(), 40u);
+  EXPECT_TRUE(series(infonce, "gradient_penalty").empty());
+  EXPECT_EQ(weak_loss[0], infonce_loss[0]);
+  EXPECT_EQ(strong_loss[0], infonce_loss[0]);
+  // Identical training while the penalty is 0; from the step after it is not, another critic.
+  const auto penalty = series(strong, "gradient_penalty");
+  const auto first = std::find_if(penalty.begin(), penalty.end(), [](double v) { return v > 0; }) - penalty.begin();
+  ASSERT_LT(first, 30) << "the penalty never bit: the test would not see it";
+  for (std::ptrdiff_t step = 0; step <= first; ++step) EXPECT_EQ(strong_loss[step], weak_loss[step]) << step;
+  EXPECT_NE(strong_loss[first + 1], weak_loss[first + 1]);
+  // With λ → 0 WPC trains as InfoNCE does (up to the penalty's rounding in the gradient).
+  EXPECT_NEAR(weak_loss[39], infonce_loss[39], 1e-4);
+}
+
 TEST_F(MiTask, GradientNormIsTheEuclideanNormOfEveryGradient) {
   torch::Tensor a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({1, 1}, torch::requires_grad()),
                 unused = torch::zeros({3}, torch::requires_grad());

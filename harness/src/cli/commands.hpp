@@ -25,6 +25,7 @@ struct RunArgs {
   int jobs = 1;
   std::string shard;        // "I/N": the I-th (0-based) of N parts of the cases
   std::string worker_case;  // internal: run this one case and report on stdout (--jobs)
+  std::string worker_config_hash;  // internal: the case's config hash in the parent's suite
 };
 struct ListArgs {
   std::string what = "plugins", suite, profile;

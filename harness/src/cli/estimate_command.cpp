@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -87,9 +89,6 @@ int estimate_command(const EstimateArgs& args, const std::string& command_line) 
     if (!std::filesystem::is_regular_file(f, ec)) throw InputError(f + ": no such file");
     files.push_back(std::filesystem::absolute(f).lexically_normal().string());
   }
-  const std::string label = std::filesystem::path(files.front()).stem().string();
-  std::string safe_label;
-  for (char c : label) safe_label += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
 
   std::string text = "[suite]\nname = \"estimate\"\ntask = \"mi\"\nseed = " + std::to_string(args.seed) +
                      "\nthreads = " + std::to_string(args.threads) + "\ndescription = " +
@@ -97,8 +96,10 @@ int estimate_command(const EstimateArgs& args, const std::string& command_line) 
                      std::to_string(args.batch_size) + "\nlearning_rate = " + format_general(args.learning_rate, 17) +
                      "\nwindow = " + std::to_string(args.window) + "\n\n[encoder]\nplugin = " + toml_string(args.encoder) + "\n";
   for (const auto& p : args.encoder_params) text += toml_assignment("--encoder-param", p);
-  text += "\n[[datasets]]\nplugin = " + toml_string(args.dataset) + "\nlabel = " + toml_string(safe_label.empty() ? "samples" : safe_label) +
-          "\npath = " + toml_string(files.front()) + "\n";
+  text += "\n[[datasets]]\nplugin = " + toml_string(args.dataset) +
+          // One label whatever the file is called: the case's seed comes from its key, so the same
+          // samples under another name (a temporary file) give the same estimate.
+          "\nlabel = \"samples\"\npath = " + toml_string(files.front()) + "\n";
   if (files.size() == 2) text += "y_path = " + toml_string(files[1]) + "\n";
   text += "steps = " + std::to_string(args.steps) + "\n";
   if (args.true_mi) text += "true_mi = " + format_general(*args.true_mi, 17) + "\n";
@@ -124,15 +125,35 @@ int estimate_command(const EstimateArgs& args, const std::string& command_line) 
     throw InputError(std::string(e.what()) + "\n(" + origin.string() + " is the suite harness estimate wrote from its options:\n" +
                      text + ")");
   }
+  // A tool calling this reads one number from stdout; the results database is the rest of the
+  // record, so its folder is made when missing (results/ under any working directory).
+  const auto db_folder = std::filesystem::absolute(args.db).parent_path();
+  std::filesystem::create_directories(db_folder, ec);
+  if (ec) throw InputError("--db " + args.db + ": cannot create its folder " + db_folder.string() + ": " + ec.message());
   const ThreadSettings threads = configure_threads(args.threads);
   EstimateCapture capture;
-  const int code = execute(prepared, run, command_line, device, threads, registry, false, ExecuteOutput{stderr, &capture});
-  if (capture.status != CaseStatus::finished || !std::isfinite(capture.estimate)) {
+  // While the case runs, anything written to stdout (a plugin's print) goes to stderr instead.
+  std::fflush(stdout);
+  const int saved_stdout = dup(STDOUT_FILENO);
+  dup2(STDERR_FILENO, STDOUT_FILENO);
+  int code = kExitFailure;
+  try {
+    code = execute(prepared, run, command_line, device, threads, registry, false, ExecuteOutput{stderr, &capture});
+  } catch (...) {
+    std::fflush(stdout);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
+    throw;
+  }
+  std::fflush(stdout);
+  dup2(saved_stdout, STDOUT_FILENO);
+  close(saved_stdout);
+  if (code != kExitOk || capture.status != CaseStatus::finished || !std::isfinite(capture.estimate)) {
     std::fprintf(stderr, "error: the estimate did not finish: %s %s\n", to_string(capture.status), capture.message.c_str());
     return code == kExitOk ? kExitFailure : code;
   }
   std::printf("%s\n", format_general(capture.estimate, 9).c_str());
-  return code;
+  return kExitOk;
 }
 
 }  // namespace rpcbench::cli

@@ -49,6 +49,7 @@ void add_run(CLI::App& app, RunArgs& args) {
                  "I/N: run only the I-th (0-based) of N deterministic parts of the cases, balanced by expected cost "
                  "(for SLURM arrays; harness merge joins the parts)");
   app.add_option("--worker-case", args.worker_case, "internal: the worker process of --jobs")->group("");
+  app.add_option("--worker-config-hash", args.worker_config_hash, "internal: the case's config hash")->group("");
 }
 
 PreparedRun prepare_suite(Suite suite, const RunArgs& args, const TaskCatalog& tasks) {
@@ -83,6 +84,9 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parent gone: stop at the next step
   const auto c = std::find_if(p.cases.begin(), p.cases.end(), [&](const Case& each) { return each.key == args.worker_case; });
   if (c == p.cases.end()) throw InputError("--worker-case: no case '" + args.worker_case + "' in " + args.suite);
+  if (!args.worker_config_hash.empty() && c->config_hash != args.worker_config_hash)
+    throw std::runtime_error("case '" + c->key + "' is not the one the run started (its configuration changed since: " +
+                             "an edited file it reads?)");
   RunRequest request;
   request.suite = &p.suite;
   request.task = p.task;
@@ -118,6 +122,19 @@ std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& arg
 int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line, const torch::Device& device,
             const ThreadSettings& threads, PluginRegistry& registry, bool skip_if_finished, const ExecuteOutput& output) {
   const Suite& suite = p.suite;
+  // What objectives say identifies them (a loaded script's source) and where each file parameter
+  // was read from: collected before the database is opened, so a failure here writes nothing.
+  std::map<std::string, std::string> plugin_provenance;
+  for (const auto& o : suite.objectives)
+    for (const auto& [key, value] : registry.make_objective(*o.plugin, o.params)->provenance())
+      plugin_provenance["objective." + o.label + "." + key] = value;
+  std::vector<const PluginUse*> uses = {&suite.encoder};
+  for (const auto& d : suite.datasets) uses.push_back(&d);
+  for (const auto& o : suite.objectives) uses.push_back(&o);
+  for (const PluginUse* use : uses)
+    for (const auto& [key, file] : use->files)
+      plugin_provenance[std::string("file.") + to_string(use->plugin->kind) + "." + use->label + "." + key] =
+          use->params.get_string(key);
   Database db(args.db, Database::Mode::read_write);
   mark_abandoned_runs(db);
   RunRequest request;
@@ -132,10 +149,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
     const ShardSpec shard = parse_shard(args.shard);  // "0/02" and "0/2" are the same part
     request.info.provenance["shard"] = std::to_string(shard.index) + "/" + std::to_string(shard.count);
   }
-  // What an objective says identifies it beyond its parameters (a loaded script's source).
-  for (const auto& o : suite.objectives)
-    for (const auto& [key, value] : registry.make_objective(*o.plugin, o.params)->provenance())
-      request.info.provenance["objective." + o.label + "." + key] = value;
+  request.info.provenance.insert(plugin_provenance.begin(), plugin_provenance.end());
   {
     auto all = request.info.provenance;
     all.erase("json");

@@ -2,6 +2,7 @@
 
 #include "run/aggregates.hpp"
 #include "run/environment.hpp"
+#include "util/hash.hpp"
 
 #include <c10/util/Exception.h>
 
@@ -16,6 +17,27 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// A case runs on the files the suite was loaded with: one edited since is a failed case, not a
+// result recorded under the old file's hash.
+void check_files_unchanged(const Case& c) {
+  for (const auto* use : {c.dataset.get(), c.encoder.get(), c.objective.get()}) {
+    if (use == nullptr) continue;
+    for (const auto& [key, file] : use->files) {
+      const std::string& path = use->params.get_string(key);
+      std::string now;
+      try {
+        now = sha256_file(path);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("'" + use->label + "' parameter '" + key + "': " + e.what());
+      }
+      if (now != file.sha256)
+        throw std::runtime_error("'" + use->label + "' parameter '" + key + "': " + path +
+                                 " changed since the suite was loaded (SHA-256 " + file.sha256.substr(0, 12) + "… → " +
+                                 now.substr(0, 12) + "…)");
+    }
+  }
+}
 
 }  // namespace
 
@@ -34,6 +56,7 @@ CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter) {
   report.started_at = utc_now();
   const auto start = std::chrono::steady_clock::now();
   try {
+    check_files_unchanged(c);
     CaseRun run{*request.suite, c, *request.registry, request.device, reporter, stop, request.checkpoint_dir,
                 request.resuming};
     CaseOutcome outcome = request.task->run(run);

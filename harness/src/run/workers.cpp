@@ -61,6 +61,8 @@ Worker spawn(const std::vector<std::string>& command, const Case& c) {
   std::vector<std::string> args = command;
   args.push_back("--worker-case");
   args.push_back(c.key);
+  args.push_back("--worker-config-hash");  // the worker loads the suite again: it must be this case
+  args.push_back(c.config_hash);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

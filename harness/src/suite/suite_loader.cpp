@@ -481,6 +481,16 @@ class Loader {
     }
   }
 
+  // An objective that asks for a critic gradient penalty runs only in a task that computes one.
+  void refuse_critic_penalty(const Task& task, const PluginUse& use, const Params& params) const {
+    if (task.computes_critic_penalty()) return;
+    const double lambda = registry_.make_objective(*use.plugin, params)->critic_gradient_penalty();
+    if (lambda > 0.0)
+      throw InputError("objective '" + use.label + "' asks for a critic gradient penalty (λ = " + format_general(lambda) +
+                       "), which task '" + task.name() + "' does not compute: only the 'mi' task scores (x, y) pairs it "
+                       "can differentiate");
+  }
+
   // Each plugin a sweep value reaches, made once with that value (and each task-parameter value
   // checked), so a value that would be refused is an input error at its position before any work.
   void construct_with(const Suite& suite, const Task& task, const SweepAxis& axis, const ParamValue& value) const {
@@ -492,8 +502,10 @@ class Loader {
         return;
       case SweepAxis::Target::objectives:
         for (const auto& o : suite.objectives)
-          if ((axis.objective_label.empty() || axis.objective_label == o.label) && declares(o, axis.name))
+          if ((axis.objective_label.empty() || axis.objective_label == o.label) && declares(o, axis.name)) {
             registry_.make_objective(*o.plugin, with_value(o.params, axis.name, value));
+            refuse_critic_penalty(task, o, with_value(o.params, axis.name, value));
+          }
         return;
       case SweepAxis::Target::datasets:
         for (const auto& d : suite.datasets)
@@ -545,8 +557,8 @@ json plugin_json(const PluginUse& use) {
          {"version", use.plugin->version},
          {"label", use.label},
          {"params", json::parse(params_json(use.params))}};
-  // A file is its content: the path as written and its hash, not where this checkout keeps it.
-  for (const auto& [key, file] : use.files) j["params"][key] = {{"file", file.written}, {"sha256", file.sha256}};
+  // A file is its content (its hash), not where it is kept: the path goes to the run's provenance.
+  for (const auto& [key, file] : use.files) j["params"][key] = {{"sha256", file.sha256}};
   if (use.task_params) j["task_params"] = json::parse(params_json(*use.task_params));
   return j;
 }
@@ -710,7 +722,9 @@ Suite Loader::load(const SuiteOptions& options) {
   suite.profiles = profiles;
   suite.file_sha256 = text_ ? sha256_hex(*text_) : sha256_file(path_);
   try {
-    tasks_.find(suite.task)->validate(suite, registry_);
+    const Task& task = *tasks_.find(suite.task);
+    task.validate(suite, registry_);
+    for (const auto& o : suite.objectives) refuse_critic_penalty(task, o, o.params);
   } catch (const ParamError& e) {
     fail_located(e.what());
   } catch (const InputError& e) {

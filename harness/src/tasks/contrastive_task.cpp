@@ -8,7 +8,6 @@
 #include "eval/probes.hpp"
 #include "optim/lars.hpp"
 #include "optim/lr_schedule.hpp"
-#include "tasks/critic_penalty.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
 #include "tasks/validation_split.hpp"
@@ -134,7 +133,7 @@ class ContrastiveTask : public Task {
       }
       registry.make_encoder(*suite.encoder.plugin, suite.encoder.params, spec.input);
     }
-    for (const auto& o : suite.objectives) refuse_critic_penalty(*registry.make_objective(*o.plugin, o.params), o, name());
+    for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
   }
 
   void check_params(const Params& p) const override {
@@ -186,10 +185,7 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
   const DatasetSpec spec = dataset->spec();
   auto encoder = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
   std::shared_ptr<Objective> objective;
-  if (r.c.objective != nullptr) {
-    objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
-    refuse_critic_penalty(*objective, *r.c.objective, name());  // a swept λ reaches here unchecked
-  }
+  if (r.c.objective != nullptr) objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
   torch::nn::Sequential head = make_head(encoder->output_dim(), tp.get_int("head_hidden"), tp.get_int("head_out"),
                                          tp.get_int("head_layers"), tp.get_bool("head_bn"));
   encoder->module().to(r.device);

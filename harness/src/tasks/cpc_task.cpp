@@ -6,7 +6,6 @@
 // over k. Evaluation on frozen features: a linear phoneme classifier per frame and a linear
 // speaker classifier on utterance means, top-1 on the test split, beside a `random_init` control.
 #include "tasks/cpc.hpp"
-#include "tasks/critic_penalty.hpp"
 #include "tasks/task.hpp"
 #include "tasks/training.hpp"
 #include "util/errors.hpp"
@@ -325,7 +324,7 @@ class CpcTask : public Task {
                                                " have an utterance as long as the window");
       }
     }
-    for (const auto& o : suite.objectives) refuse_critic_penalty(*registry.make_objective(*o.plugin, o.params), o, name());
+    for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
   }
 
   CaseOutcome run(CaseRun& r) const override;
@@ -348,10 +347,7 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
   const DatasetSpec spec = dataset->spec();
   auto encoder = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
   std::shared_ptr<Objective> objective;
-  if (r.c.objective != nullptr) {
-    objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
-    refuse_critic_penalty(*objective, *r.c.objective, name());  // a swept λ reaches here unchecked
-  }
+  if (r.c.objective != nullptr) objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
 
   const std::int64_t n = tp.get_int("batch_size"), window = tp.get_int("window"),
                      steps_ahead = tp.get_int("predict_steps");

@@ -1,8 +1,6 @@
 #include "tasks/critic_penalty.hpp"
 
-#include "suite/suite.hpp"
 #include "util/errors.hpp"
-#include "util/format.hpp"
 
 namespace rpcbench {
 namespace {
@@ -33,13 +31,6 @@ torch::Tensor critic_gradient_penalty(const torch::Tensor& scores, const torch::
   const torch::Tensor positives = scores.diagonal();
   const torch::Tensor negatives = scores.index({rows, (rows + 1) % n});  // S[i, i+1] = f(x_{i+1}, y_i)
   return torch::cat({penalty_of(positives, x, y, 0), penalty_of(negatives, x, y, 1)}).mean();
-}
-
-void refuse_critic_penalty(const Objective& objective, const PluginUse& use, const std::string& task) {
-  if (objective.critic_gradient_penalty() > 0.0)
-    throw InputError("objective '" + use.label + "' asks for a critic gradient penalty (λ = " +
-                     format_general(objective.critic_gradient_penalty()) + "), which task '" + task +
-                     "' does not compute: only the 'mi' task scores (x, y) pairs it can differentiate");
 }
 
 }  // namespace rpcbench

@@ -3,15 +3,9 @@
 // penalty of Gulrajani et al. 2017, one-sided).
 #pragma once
 
-#include "plugin/registry.hpp"
-
 #include <torch/torch.h>
 
-#include <string>
-
 namespace rpcbench {
-
-struct PluginUse;
 
 // mean over pairs of max(0, ‖∇_(x,y) f(x, y)‖ − 1)², differentiable (for the training loss).
 // `scores` is the critic's matrix S[i, j] = f(x_j, y_i) of x, y (both requiring grad). The pairs:
@@ -19,8 +13,5 @@ struct PluginUse;
 // occurs once, so one backward pass per set gives each pair's exact input gradient — as long as
 // the critic scores a pair from that pair alone (no batch statistics across rows).
 torch::Tensor critic_gradient_penalty(const torch::Tensor& scores, const torch::Tensor& x, const torch::Tensor& y);
-
-// For tasks that do not compute the penalty: throws InputError naming the objective and the task.
-void refuse_critic_penalty(const Objective& objective, const PluginUse& use, const std::string& task);
 
 }  // namespace rpcbench

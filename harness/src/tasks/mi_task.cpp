@@ -111,6 +111,7 @@ class MiTask : public Task {
     for (const auto& o : suite.objectives) registry.make_objective(*o.plugin, o.params);
   }
 
+  bool computes_critic_penalty() const override { return true; }
   CaseOutcome run(CaseRun& r) const override;
   std::vector<ResultTable> tables(const Suite& suite,
                                   const std::vector<CaseReport>& cases) const override;
@@ -288,7 +289,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
           scopes.push_back(v.group);
     }
     table.columns.push_back("estimator");
-    for (const auto& scope : scopes) table.columns.push_back("true " + scope.substr(3));
+    for (const auto& scope : scopes) table.columns.push_back(scope == "mi=nan" ? "true MI unknown" : "true " + scope.substr(3));
     table.columns.push_back("status");
     bool ceiling_marked = false;
     for (const auto& report : cases) {
@@ -341,7 +342,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
     if (levels.size() != 1) continue;
     const std::string& dataset = report.c->dataset->label;
     // One truth per task label: a grid over a dataset parameter would put several under one header.
-    if (truth.count(dataset) && truth[dataset] != levels[0]->value) stationary = false;
+    if (truth.count(dataset) && !same_level(truth[dataset], levels[0]->value)) stationary = false;
     truth[dataset] = levels[0]->value;
     const std::string row = with_component(report.c->group, "dataset", "");
     if (row_names.emplace(row, group_label(*report.c)).second) rows.push_back(row);
@@ -354,7 +355,7 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
                   std::to_string(suite.task_params.get_int("window")) + " steps (nats)";
     table.columns.push_back("estimator");
     for (const auto& dataset : order)
-      table.columns.push_back(dataset + (truth.count(dataset) ? " (" + format_fixed(truth[dataset], 2) + ")" : ""));
+      table.columns.push_back(dataset + (truth.count(dataset) ? " (" + format_fixed(truth[dataset], 2, "?") + ")" : ""));
     for (const auto& row : rows) {
       std::vector<std::string> cells{row_names[row]};
       for (const auto& dataset : order) {
@@ -364,8 +365,9 @@ std::vector<ResultTable> MiTask::tables(const Suite& suite,
           continue;
         }
         const MeanStd m = mean_std(values);
-        cells.push_back(format_fixed(m.mean, 2) + (values.size() > 1 ? " ± " + format_fixed(m.std, 2) : "") + " (" +
-                        (m.mean >= truth[dataset] ? "+" : "") + format_fixed(m.mean - truth[dataset], 2) + ")");
+        const double bias = m.mean - truth[dataset];  // nan when the truth is unknown: no bias shown
+        cells.push_back(format_fixed(m.mean, 2) + (values.size() > 1 ? " ± " + format_fixed(m.std, 2) : "") +
+                        (std::isnan(bias) ? "" : std::string(" (") + (bias >= 0 ? "+" : "") + format_fixed(bias, 2) + ")"));
       }
       table.rows.push_back(std::move(cells));
     }

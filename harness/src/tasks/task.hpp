@@ -55,6 +55,9 @@ class Task {
   // Checks that go beyond parameter types (plugin capabilities, sizes) and constructs each plugin
   // object once, so a plugin that throws is refused before any work; throws InputError.
   virtual void validate(const Suite& suite, const PluginRegistry& registry) const = 0;
+  // Whether the task adds an objective's critic_gradient_penalty() to its training loss; the suite
+  // loader refuses an objective that asks for one from a task that does not.
+  virtual bool computes_critic_penalty() const { return false; }
   // One case. Throwing is allowed: the runner records the case as failed with the message.
   virtual CaseOutcome run(CaseRun& run) const = 0;
   // A case's expected cost relative to the suite's others (--shard balances parts by it).

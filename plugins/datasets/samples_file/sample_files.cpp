@@ -43,7 +43,7 @@ std::vector<Field> split_fields(const std::string& line) {
 // "X3" → 3 for prefix 'X'; 0 when the name is not of that form.
 std::int64_t column_number(std::string name, char prefix) {
   if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
-  if (name.size() < 2 || name[0] != prefix) return 0;
+  if (name.size() < 2 || name[0] != prefix || name[1] == '0') return 0;  // X01 is not X1
   for (std::size_t i = 1; i < name.size(); ++i)
     if (name[i] < '0' || name[i] > '9') return 0;
   return std::strtoll(name.c_str() + 1, nullptr, 10);
@@ -62,6 +62,7 @@ PairedSamples read_samples_csv(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!trim(line).empty()) break;
   }
+  if (line_number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark
   if (trim(line).empty()) fail(path, "", "empty file (expected a header X1..Xn,Y1..Ym and at least two rows)");
   const std::vector<Field> header = split_fields(line);
   PairedSamples samples;
@@ -104,7 +105,8 @@ PairedSamples read_samples_csv(const std::filesystem::path& path) {
       if (f.text.empty() || end != begin + f.text.size())
         fail(path, std::to_string(line_number) + ":" + std::to_string(f.column),
              "'" + f.text + "' in column " + column + " is not a number");
-      if (!std::isfinite(v) || errno == ERANGE)
+      // ERANGE on underflow (1e-320) still gives a usable value; only overflow is refused.
+      if (!std::isfinite(v) || (errno == ERANGE && std::abs(v) == HUGE_VAL))
         fail(path, std::to_string(line_number) + ":" + std::to_string(f.column),
              "'" + f.text + "' in column " + column + " is not a finite number");
       (i < static_cast<std::size_t>(samples.x.cols) ? samples.x : samples.y).values.push_back(v);
@@ -129,6 +131,9 @@ SampleMatrix read_npy(const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(length_bytes), major == 1 ? 2 : 4);
   if (!in || major < 1 || major > 3) fail(path, "", "unsupported .npy format version " + std::to_string(major));
   for (int i = (major == 1 ? 1 : 3); i >= 0; --i) header_length = header_length << 8 | length_bytes[i];
+  std::error_code size_error;
+  if (header_length > std::filesystem::file_size(path, size_error) || size_error)
+    fail(path, "", "the .npy header length " + std::to_string(header_length) + " exceeds the file");
   std::string header(header_length, '\0');
   in.read(header.data(), header_length);
   if (!in) fail(path, "", "the .npy header is truncated");
@@ -160,7 +165,15 @@ SampleMatrix read_npy(const std::filesystem::path& path) {
   SampleMatrix m;
   m.rows = shape[0];
   m.cols = shape.size() == 2 ? shape[1] : 1;
-  if (m.cols < 1) fail(path, "", "shape has no columns");
+  if (m.rows < 0 || m.cols < 1) fail(path, "", "shape (" + shape_text.substr(open + 1, close - open - 1) + ") has no columns or negative sizes");
+  // The data must be exactly the shape's worth of bytes: checked before anything is allocated.
+  const std::uintmax_t data_start = static_cast<std::uintmax_t>(in.tellg());
+  std::error_code ec;
+  const std::uintmax_t file_size = std::filesystem::file_size(path, ec);
+  const std::uintmax_t available = ec || file_size < data_start ? 0 : file_size - data_start;
+  if (static_cast<unsigned __int128>(m.rows) * static_cast<unsigned __int128>(m.cols) * item != available)  // no overflow
+    fail(path, "", "shape (" + shape_text.substr(open + 1, close - open - 1) + ") of " + std::to_string(item) +
+                       "-byte values does not match the " + std::to_string(available) + " bytes of data in the file");
   const std::size_t count = static_cast<std::size_t>(m.rows * m.cols);
   std::vector<char> raw(count * item);
   in.read(raw.data(), static_cast<std::streamsize>(raw.size()));

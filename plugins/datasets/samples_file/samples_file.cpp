@@ -4,6 +4,7 @@
 
 #include <rpcbench/plugin.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -22,7 +23,9 @@ constexpr rpcbench::ParamSpec kParams[] = {
 
 std::string extension_of(const std::string& path) {
   const std::size_t dot = path.find_last_of('.');
-  return dot == std::string::npos ? "" : path.substr(dot);
+  std::string extension = dot == std::string::npos ? "" : path.substr(dot);
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return extension;
 }
 
 torch::Tensor to_tensor(const rpcbench::datasets::SampleMatrix& m) {
@@ -53,8 +56,8 @@ class SamplesFile : public rpcbench::Dataset {
       x_ = standardized(x_, p, "path", "X");
       y_ = standardized(y_, p, y_path.empty() ? "path" : "y_path", "Y");
     }
-    x_ = x_.to(torch::kFloat32);
-    y_ = y_.to(torch::kFloat32);
+    x_ = finite_float32(x_, p, "path", "X");
+    y_ = finite_float32(y_, p, y_path.empty() ? "path" : "y_path", "Y");
   }
 
   rpcbench::DatasetSpec spec() const override {
@@ -82,13 +85,26 @@ class SamplesFile : public rpcbench::Dataset {
   double true_mi(std::int64_t /*step*/) const override { return true_mi_; }
 
  private:
+  // The network sees float32: a value beyond its range (or a column whose spread overflowed while
+  // standardising) would train on inf or on zeros.
+  static torch::Tensor finite_float32(const torch::Tensor& v, const rpcbench::Params& p, const std::string& key,
+                                      const std::string& variable) {
+    const torch::Tensor f = v.to(torch::kFloat32);
+    const auto bad = (~torch::isfinite(f)).nonzero();
+    if (bad.size(0) > 0)
+      p.fail(key, "row " + std::to_string(bad[0][0].item<std::int64_t>() + 1) + ", column " + variable +
+                      std::to_string(bad[0][1].item<std::int64_t>() + 1) + " is beyond float32's range" +
+                      (p.get_bool("standardize") ? " after standardising (values too large to z-score in double)" : ""));
+    return f;
+  }
+
   static torch::Tensor standardized(const torch::Tensor& v, const rpcbench::Params& p, const std::string& key,
                                     const std::string& variable) {
     const torch::Tensor std = v.std(0, /*unbiased=*/true, /*keepdim=*/true);
-    const auto constant = (std == 0).nonzero();
+    const auto constant = ((std == 0) | ~torch::isfinite(std)).nonzero();
     if (constant.size(0) > 0)
       p.fail(key, "column " + variable + std::to_string(constant[0][1].item<std::int64_t>() + 1) +
-                      " is constant: it carries no information (remove it, or set standardize = false)");
+                      " is constant or its spread overflows: it cannot be standardised (remove it, or set standardize = false)");
     return (v - v.mean(0, true)) / std;
   }
 
