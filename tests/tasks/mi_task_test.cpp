@@ -333,6 +333,48 @@ TEST_F(MiTask, TheCriticPenaltyTrainsButIsNotPartOfTheRecordedLoss) {
   EXPECT_NEAR(weak_loss[39], infonce_loss[39], 1e-4);
 }
 
+// The run trains on the file the suite was loaded (and hashed) with: a file edited in between
+// fails its case with what happened, rather than recording results under the old file's hash.
+TEST_F(MiTask, AFileEditedAfterTheSuiteWasLoadedFailsItsCase) {
+  const auto csv = dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,3\n");
+  const auto path = dir.write("files.toml", R"toml([suite]
+name = "files"
+task = "mi"
+[task]
+batch_size = 4
+window = 2
+[encoder]
+plugin = "separable"
+hidden = 8
+embed = 2
+[[datasets]]
+plugin = "samples_file"
+path = "pairs.csv"
+steps = 3
+[[objectives]]
+plugin = "infonce"
+)toml");
+  configure_threads(1);
+  TaskCatalog tasks;
+  const Suite suite = load_suite(path, {}, test::real_plugins(), tasks);
+  const auto cases = expand_cases(suite);
+  dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,4\n");
+  Database db(dir.path() / "f.db", Database::Mode::read_write);
+  SqliteReporter sqlite(db);
+  RunRequest request;
+  request.suite = &suite;
+  request.task = tasks.find("mi");
+  request.registry = &test::real_plugins();
+  request.info.provenance = {{"device", "cpu"}, {"threads", "1"}};
+  request.info.started_at = utc_now();
+  run_suite(request, cases, sqlite);
+  auto c = db.prepare("SELECT status, message FROM cases");
+  ASSERT_TRUE(c.step());
+  EXPECT_EQ(c.column_text(0), "failed");
+  EXPECT_NE(c.column_text(1).find("changed since the suite was loaded"), std::string::npos) << c.column_text(1);
+  (void)csv;
+}
+
 TEST_F(MiTask, GradientNormIsTheEuclideanNormOfEveryGradient) {
   torch::Tensor a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({1, 1}, torch::requires_grad()),
                 unused = torch::zeros({3}, torch::requires_grad());
