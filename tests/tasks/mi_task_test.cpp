@@ -375,6 +375,26 @@ plugin = "infonce"
   (void)csv;
 }
 
+// A diagnostic named like one of the task's metrics does not overwrite that metric's samples.
+TEST_F(MiTask, ADiagnosticNamedLikeATaskMetricIsKeptBesideIt) {
+  std::string text = kSuite;
+  text = text.substr(0, text.find("[[objectives]]")) + "[[objectives]]\nplugin = \"fixture_nan\"\ndiagnostic = \"mi\"\n";
+  const Recorded r = run_into(dir.path() / "d.db", dir.write("d.toml", text));
+  int mi = 0, objective_mi = 0;
+  for (const auto& [key, name, step, value] : r.samples) {
+    if (name == "mi") {
+      ++mi;
+      EXPECT_NE(value, 12345.0) << step;
+    }
+    if (name == "objective_mi") {
+      ++objective_mi;
+      EXPECT_EQ(value, 12345.0) << step;
+    }
+  }
+  EXPECT_EQ(mi, 40);
+  EXPECT_EQ(objective_mi, 40);
+}
+
 TEST_F(MiTask, GradientNormIsTheEuclideanNormOfEveryGradient) {
   torch::Tensor a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({1, 1}, torch::requires_grad()),
                 unused = torch::zeros({3}, torch::requires_grad());

@@ -368,7 +368,8 @@ CaseOutcome ContrastiveTask::run(CaseRun& r) const {
       pending.push_back({step, "pair_top1", top1});
       pending.push_back({step, "mi", mi});
       pending.push_back({step, "lr", rate});
-      for (const auto& [name, value] : result.diagnostics) pending.push_back({step, name, value.item<double>()});
+      for (const auto& [name, value] : result.diagnostics)
+        pending.push_back({step, diagnostic_metric_name(name), value.item<double>()});
       std::string diverged = limits.check_loss(loss, mi);
       double grad_norm = NAN;
       if (diverged.empty()) {

@@ -624,7 +624,7 @@ CaseOutcome CpcTask::run(CaseRun& r) const {
       pending.push_back({step, "mi", mi});
       pending.push_back({step, "prediction_accuracy", accuracy});
       for (const auto& [name, value] : step_loss.diagnostics)
-        pending.push_back({step, name, value.item<double>()});
+        pending.push_back({step, diagnostic_metric_name(name), value.item<double>()});
       std::string diverged = limits.check_loss(loss, mi);
       double grad_norm = NAN;
       if (diverged.empty()) {

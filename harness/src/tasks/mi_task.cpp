@@ -179,7 +179,7 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     std::map<std::string, double> diagnostics;
     for (const auto& [name, value] : result.diagnostics) {
       const double v = value.item<double>();
-      pending.push_back({step, name, v});
+      pending.push_back({step, diagnostic_metric_name(name), v});
       diagnostics[name] = v;
     }
     // The diverging step's values are recorded (they are the evidence); the case's summaries

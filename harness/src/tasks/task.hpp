@@ -14,6 +14,7 @@
 #include <sstream>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,17 @@ inline std::string group_label(const Case& c, const std::string& skip_axis = "")
 
 inline std::string row_label(const Suite& suite, const Case& c) {
   return group_label(c) + (suite.repeats > 1 ? " #" + std::to_string(c.repeat) : "");
+}
+
+// An objective's diagnostic as a per-step metric. Named like one of the tasks' own metrics it would
+// replace that metric's sample (one value per case, name and step), so it is kept as
+// "objective_<name>" (as the summaries do).
+inline std::string diagnostic_metric_name(const std::string& name) {
+  static const std::set<std::string> task_metrics = {
+      "mi",       "true_mi",        "loss",       "grad_norm",    "gradient_penalty", "lr",
+      "pair_top1", "prediction_accuracy", "linear_top1", "knn_top1", "phoneme_top1",   "speaker_top1",
+      "images_per_second", "frames_per_second"};
+  return task_metrics.count(name) != 0 ? "objective_" + name : name;
 }
 
 // ‖∇‖ over all parameters with one host sync (not one per parameter: that stalls a GPU).
