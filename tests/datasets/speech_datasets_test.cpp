@@ -7,6 +7,7 @@
 #include <sndfile.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -21,23 +22,9 @@ std::shared_ptr<Dataset> make(const std::string& plugin,
   const auto& registry = test::real_plugins();
   const PluginDescriptor* d = registry.find(PluginKind::dataset, plugin);
   EXPECT_NE(d, nullptr) << plugin;
-  std::map<std::string, ParamValue> values;
-  for (const auto& decl : d->params) {
-    const std::string& v = decl.default_value;  // TOML text of a scalar
-    if (decl.type == ParamType::text)
-      values[decl.name] = v.substr(1, v.size() - 2);
-    else if (decl.type == ParamType::integer)
-      values[decl.name] = std::int64_t{std::stoll(v)};
-    else if (decl.type == ParamType::real)
-      values[decl.name] = std::stod(v);
-    else if (decl.type == ParamType::boolean)
-      values[decl.name] = v == "true";
-  }
-  for (auto& [k, v] : overrides) {
-    EXPECT_TRUE(values.count(k)) << k;
-    values[k] = v;
-  }
-  return registry.make_dataset(*d, Params(plugin, values));
+  for (const auto& [k, v] : overrides)
+    EXPECT_TRUE(std::any_of(d->params.begin(), d->params.end(), [&](const ParamDecl& p) { return p.name == k; })) << k;
+  return registry.make_dataset(*d, test::declared_params(*d, overrides));
 }
 
 std::string slurp(const fs::path& p) {
