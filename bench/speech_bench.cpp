@@ -1,6 +1,7 @@
 // The speech pipeline: synthesising the espeak-ng corpus (seconds of audio per second) vs one CPC
 // training step (frames per second), the figures that size suites/speech.toml.
 #include "bench_support.hpp"
+#include "suite/suite.hpp"
 #include "tasks/cpc.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,19 +12,8 @@
 namespace rpcbench {
 namespace {
 
-Params dataset_params(const PluginDescriptor& d, std::map<std::string, ParamValue> overrides) {
-  std::map<std::string, ParamValue> values;
-  for (const auto& decl : d.params) {
-    const std::string& v = decl.default_value;
-    if (decl.type == ParamType::text)
-      values[decl.name] = v.substr(1, v.size() - 2);
-    else if (decl.type == ParamType::integer)
-      values[decl.name] = std::int64_t{std::stoll(v)};
-    else if (decl.type == ParamType::real)
-      values[decl.name] = std::stod(v);
-  }
-  for (auto& [k, v] : overrides) values[k] = v;
-  return Params(d.name, values);
+Params dataset_params(const PluginDescriptor& d, const std::map<std::string, ParamValue>& overrides) {
+  return declared_params(d, overrides);
 }
 
 // Synthesis, resampling, labelling and writing of a fresh corpus (no cache): 4 speakers × 8

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "plugin/registry.hpp"
+#include "suite/suite.hpp"
 
 #include <gtest/gtest.h>
-#include <toml++/toml.h>
 
 #include <array>
 #include <cmath>
@@ -29,29 +29,9 @@ inline const PluginRegistry& real_plugins() {
   return *registry;
 }
 
-// A plugin's parameters as the suite loader would give them: its declared defaults (TOML text),
-// then `overrides`. Throws on a required parameter left unset.
+// A plugin's declared defaults, then `overrides` (the harness's own function).
 inline Params declared_params(const PluginDescriptor& plugin, const std::map<std::string, ParamValue>& overrides) {
-  std::map<std::string, ParamValue> values;
-  for (const ParamDecl& decl : plugin.params) {
-    if (overrides.count(decl.name) != 0 || decl.required) continue;
-    const toml::table parsed = toml::parse("v = " + decl.default_value);
-    const toml::node& v = *parsed.get("v");
-    if (v.is_boolean()) values[decl.name] = v.as_boolean()->get();
-    else if (v.is_integer() && decl.type == ParamType::integer) values[decl.name] = v.as_integer()->get();
-    else if (v.is_integer()) values[decl.name] = static_cast<double>(v.as_integer()->get());
-    else if (v.is_floating_point()) values[decl.name] = v.as_floating_point()->get();
-    else if (v.is_string()) values[decl.name] = v.as_string()->get();
-    else if (v.is_array()) {
-      std::vector<double> list;
-      for (const auto& item : *v.as_array()) list.push_back(item.value<double>().value_or(NAN));
-      values[decl.name] = list;
-    }
-  }
-  for (const auto& [k, v] : overrides) values[k] = v;
-  for (const ParamDecl& decl : plugin.params)
-    if (values.count(decl.name) == 0) throw std::runtime_error("required parameter '" + decl.name + "' not given");
-  return Params(to_string(plugin.kind) + std::string(" '") + plugin.name + "'", values);
+  return rpcbench::declared_params(plugin, overrides);
 }
 
 // A fresh folder under the system temp dir, removed when the object goes.

@@ -116,6 +116,11 @@ struct SuiteOptions {
 Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
                  const PluginRegistry& registry, const TaskCatalog& tasks);
 
+// A plugin's parameters as a suite that sets only `overrides` would give them: its declared
+// defaults (TOML text) filled in. For code that makes plugins without a suite (tests, benchmarks).
+// Throws InputError on a required parameter left unset or a default that is not valid TOML.
+Params declared_params(const PluginDescriptor& plugin, const std::map<std::string, ParamValue>& overrides);
+
 // A suite from text (a command that writes its own suite, e.g. `harness estimate`): `origin` names
 // it in messages and relative paths are read from its folder.
 Suite load_suite_text(const std::string& text, const std::filesystem::path& origin, const SuiteOptions& options,

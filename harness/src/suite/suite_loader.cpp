@@ -863,6 +863,34 @@ Suite load_suite(const std::filesystem::path& path, const SuiteOptions& options,
   return Loader(path, registry, tasks).load(options);
 }
 
+Params declared_params(const PluginDescriptor& plugin, const std::map<std::string, ParamValue>& overrides) {
+  const std::string owner = std::string(to_string(plugin.kind)) + " '" + plugin.name + "'";
+  std::map<std::string, ParamValue> values = overrides;
+  for (const ParamDecl& decl : plugin.params) {
+    if (values.count(decl.name) != 0) continue;
+    if (decl.required) throw InputError(owner + ": missing required parameter '" + decl.name + "' (" + decl.help + ")");
+    toml::table parsed;
+    try {
+      parsed = toml::parse("v = " + decl.default_value);
+    } catch (const toml::parse_error& e) {
+      throw InputError(owner + ": its declared default for '" + decl.name + "' is not valid TOML");
+    }
+    const toml::node& v = *parsed.get("v");
+    if (v.is_boolean()) values[decl.name] = v.as_boolean()->get();
+    else if (v.is_integer() && decl.type == ParamType::integer) values[decl.name] = v.as_integer()->get();
+    else if (v.is_integer() || v.is_floating_point()) values[decl.name] = v.value<double>().value();
+    else if (v.is_string()) values[decl.name] = v.as_string()->get();
+    else if (v.is_array()) {
+      std::vector<double> list;
+      for (const auto& item : *v.as_array()) list.push_back(item.value<double>().value_or(NAN));
+      values[decl.name] = list;
+    } else {
+      throw InputError(owner + ": its declared default for '" + decl.name + "' has an unsupported type");
+    }
+  }
+  return Params(owner, std::move(values));
+}
+
 Suite load_suite_text(const std::string& text, const std::filesystem::path& origin, const SuiteOptions& options,
                       const PluginRegistry& registry, const TaskCatalog& tasks) {
   return Loader(origin, registry, tasks, text).load(options);
