@@ -3,7 +3,8 @@
 # code of docs/writing-an-objective-in-python.md:
 #   1. the page's suite runs its three Python objectives beside the built-in infonce;
 #   2. the page's InfoNCE and the built-in infonce, same suite key and seed, on the quick MI suite:
-#      per-level MI means equal within 1e-6;
+#      per-level MI means equal within 1e-6 (compared in SQL: a NULL, which is how SQLite stores
+#      NaN, fails the check, and so does a missing level);
 #   3. the run's provenance holds the module's SHA-256 (= sha256sum) and its scripted code;
 #   4. each bad module (and a missing file) exits 2 before any work, naming the problem, and
 #      leaves no run in the database.
@@ -24,11 +25,16 @@ count() { sqlite3 "$1" "$2"; }
   cat "$work/docs.log"; exit 1; }
 n=$(count "$work/docs.db" "SELECT count(*) FROM cases WHERE status = 'finished'")
 [[ "$n" == 4 ]] || { echo "docs suite: expected 4 finished cases, got $n"; cat "$work/docs.log"; exit 1; }
-# Bounds below the truth at the 1 nat level (InfoNCE, TUBA/NWJ; MINE's DV read-out is noisier).
-bad=$(count "$work/docs.db" "SELECT objective || ' ' || scope || ' ' || value FROM case_summaries
-  WHERE name = 'mean' AND scope = (SELECT min(scope) FROM case_summaries WHERE name = 'true_mi')
-  AND objective IN ('infonce_py', 'tuba_py') AND (value > 1.15 OR value < 0.5)")
-[[ -z "$bad" ]] || { echo "docs suite: estimates off at MI 1: $bad"; exit 1; }
+# Bounds below the truth at the 1 nat level (InfoNCE, TUBA/NWJ; MINE's DV read-out is noisier):
+# both means present and in range; a NULL (NaN) is out of range.
+level1="FROM case_summaries WHERE name = 'mean' AND objective IN ('infonce_py', 'tuba_py')
+  AND scope = (SELECT min(scope) FROM case_summaries WHERE name = 'true_mi')"
+checked=$(count "$work/docs.db" "SELECT count(*) $level1")
+[[ "$checked" == 2 ]] || { echo "docs suite: expected 2 means at MI 1, got $checked"; exit 1; }
+bad=$(count "$work/docs.db" "SELECT count(*) $level1 AND (value IS NULL OR value > 1.15 OR value < 0.5)")
+[[ "$bad" == 0 ]] || {
+  echo "docs suite: estimates off at MI 1:"
+  count "$work/docs.db" "SELECT objective, scope, value $level1"; exit 1; }
 
 # 2. suites/mi.toml's quick profile with infonce as its only objective, then the same entry as the
 # docs' module under the same label: the same case keys, so the same seeds.
@@ -57,15 +63,22 @@ for which in builtin script; do
   "$harness" run "$work/mi_$which.toml" --profile quick --db "$work/$which.db" --quiet > "$work/$which.log" 2>&1 || {
     cat "$work/$which.log"; exit 1; }
 done
-compare="ATTACH '$work/script.db' AS s;
-  SELECT a.dataset, a.scope, a.value, b.value, abs(a.value - b.value) FROM main.case_summaries a
-  JOIN s.case_summaries b ON b.dataset = a.dataset AND b.scope = a.scope AND b.name = a.name
-  WHERE a.name = 'mean' AND a.objective = 'infonce' AND b.objective = 'infonce' ORDER BY a.dataset, a.scope"
-rows=$(sqlite3 -separator ' ' "$work/builtin.db" "$compare")
-echo "per-level MI means (dataset, level, built-in, scripted, |difference|):"
-echo "$rows"
-[[ $(wc -l <<< "$rows") == 10 ]] || { echo "expected 2 datasets x 5 levels"; exit 1; }
-awk '{ if ($5 > 1e-6) { print "differ by more than 1e-6: " $0; bad = 1 } } END { exit bad }' <<< "$rows"
+# Both runs' levels, joined both ways (a level one run lacks is a NULL on its side).
+attach="ATTACH '$work/script.db' AS s;"
+pairs="WITH a AS (SELECT dataset, scope, value FROM main.case_summaries WHERE name = 'mean' AND objective = 'infonce'),
+       b AS (SELECT dataset, scope, value FROM s.case_summaries WHERE name = 'mean' AND objective = 'infonce'),
+       levels AS (SELECT dataset, scope FROM a UNION SELECT dataset, scope FROM b)
+  SELECT l.dataset, l.scope, a.value AS builtin, b.value AS scripted,
+         abs(a.value - b.value) AS difference FROM levels l
+  LEFT JOIN a ON a.dataset = l.dataset AND a.scope = l.scope
+  LEFT JOIN b ON b.dataset = l.dataset AND b.scope = l.scope"
+echo "per-level MI means (dataset, level, built-in, scripted, |difference|; NULL: NaN or missing):"
+sqlite3 -separator ' ' -nullvalue NULL "$work/builtin.db" "$attach $pairs ORDER BY l.dataset, l.scope"
+levels=$(sqlite3 "$work/builtin.db" "$attach SELECT count(*) FROM ($pairs)")
+[[ "$levels" == 10 ]] || { echo "expected 2 datasets x 5 levels, got $levels"; exit 1; }
+differ=$(sqlite3 "$work/builtin.db" "$attach SELECT count(*) FROM ($pairs)
+  WHERE builtin IS NULL OR scripted IS NULL OR difference > 1e-6")
+[[ "$differ" == 0 ]] || { echo "$differ of $levels levels missing, NaN or differing by more than 1e-6"; exit 1; }
 seeds=$(sqlite3 "$work/builtin.db" "ATTACH '$work/script.db' AS s; SELECT count(*) FROM main.cases a
   JOIN s.cases b ON b.case_key = a.case_key AND b.seed = a.seed WHERE a.status = 'finished' AND b.status = 'finished'")
 [[ "$seeds" == 2 ]] || { echo "expected the same 2 finished cases and seeds in both runs, got $seeds"; exit 1; }
@@ -104,9 +117,13 @@ refuse tensor.pt "is not a TorchScript module LibTorch"
 refuse wrong_arity.pt "found forward(pos: Tensor) -> Tuple[Tensor, Tensor]"
 refuse wrong_returns.pt "found forward(pos: Tensor, neg: Tensor) -> Tensor"
 refuse wrong_diagnostics.pt "found forward(pos: Tensor, neg: Tensor) -> Tuple[Tensor, Tensor, Dict[str, float]]"
-refuse not_scalar.pt "forward's loss must be a scalar; found shape [4]"
+refuse not_scalar.pt "forward's loss must be a scalar; found shape [16]"
 refuse no_gradient.pt "forward's loss carries no gradient"
 refuse learnable.pt "has learnable parameters (log_temperature)"
+refuse inplace_state.pt "has been modified by an inplace operation"
+refuse topk.pt "RuntimeError: selected index k out of range (at: hardest = torch.topk(neg, self.k, 1)[0])"
+refuse metric_named_diagnostic.pt "forward's diagnostic 'grad_norm' is named like a metric"
+refuse unknown_op.pt "possibly saved by a newer PyTorch than this harness's LibTorch 1.13"
 refuse newer_format.pt "its archive format is version 11, LibTorch 1.13"
 refuse newer_torch.pt "was saved by PyTorch 2.1.0, newer than this harness's LibTorch 1.13"
 refuse infonce.pt "no attribute 'tau' (settable: temperature)" "tau=2"

@@ -4,6 +4,9 @@
 #include "util/errors.hpp"
 #include "util/hash.hpp"
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/script.h>
+
 #include <unistd.h>
 #include <cstdlib>
 #include <fstream>
@@ -33,16 +36,36 @@ std::string read(const std::filesystem::path& p) {
   return s.str();
 }
 
+// The interpreter export_modules.sh runs (PYTHON overrides it, as there).
+std::string python() {
+  const char* env = std::getenv("PYTHON");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/python3";
+}
+
+// torch.__version__ of that interpreter ("" when it has none).
+std::string python_torch_version() {
+  const std::string command =
+      python() + " -c 'import torch; print(torch.__version__, end=\"\")' 2> /dev/null";
+  std::string out(128, '\0');
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  out.resize(fread(out.data(), 1, out.size(), pipe));
+  pclose(pipe);
+  return out;
+}
+
 class TorchScriptObjective : public ::testing::Test {
  protected:
-  // Exported once per content of the page and the scripts, into the build tree: every test of
-  // this binary runs in its own process, and Python takes seconds to start.
+  // Exported once per content of the page and the scripts and per exporting PyTorch, into the
+  // build tree: every test of this binary runs in its own process, and Python takes seconds to
+  // start.
   static void SetUpTestSuite() {
     const std::string source = RPCBENCH_SOURCE_DIR;
     const std::string script = source + "/tests/objectives/torchscript/export_modules.sh";
     const std::string key =
         sha256_hex(read(source + "/docs/writing-an-objective-in-python.md") + read(script) +
-                   read(source + "/tests/objectives/torchscript/make_bad_modules.py"));
+                   read(source + "/tests/objectives/torchscript/make_bad_modules.py") + "\n" +
+                   python() + " " + python_torch_version());
     dir_ = std::filesystem::path(RPCBENCH_FIXTURE_DIR).parent_path() / "torchscript_modules" /
            key.substr(0, 16);
     if (std::filesystem::exists(dir_ / "done")) return;
@@ -180,8 +203,24 @@ TEST_F(TorchScriptObjective, BadModulesAreRefusedAtConstructionNamingTheProblem)
       {"wrong_diagnostics.pt",
        "; found forward(pos: Tensor, neg: Tensor) -> Tuple[Tensor, Tensor, Dict[str, float]]"},
       {"not_scalar.pt",
-       "forward's loss must be a scalar; found shape [4] on a probe input (pos [4], neg [4, 3])"},
+       "forward's loss must be a scalar; found shape [16] on a probe input (pos [16], neg [16, "
+       "15])"},
       {"no_gradient.pt", "forward's loss carries no gradient"},
+      {"no_dependency.pt",
+       "forward's loss does not depend on pos or neg on a probe input (pos [16], neg [16, 15]) "
+       "(its gradient with respect to both is undefined)"},
+      {"infinite_gradient.pt",
+       "the gradient of forward's loss with respect to pos is not finite on a probe input"},
+      {"inplace_state.pt",
+       "backward through forward's loss failed on a probe input (pos [16], neg [16, 15]): one of "
+       "the variables needed for gradient computation has been modified by an inplace operation"},
+      {"metric_named_diagnostic.pt",
+       "forward's diagnostic 'grad_norm' is named like a metric the tasks record themselves"},
+      {"unknown_op.pt",
+       "is not a TorchScript module LibTorch " TORCH_VERSION
+       " can load: Unknown builtin op: aten::logsumexp_from_the_future.; possibly saved by a newer "
+       "PyTorch than this harness's LibTorch " TORCH_VERSION ": re-export it with python3-torch " +
+           std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)},
       {"learnable.pt",
        "has learnable parameters (log_temperature) that the harness would not train"},
       {"tensor.pt", "is not a TorchScript module LibTorch " TORCH_VERSION " can load"},
@@ -197,6 +236,56 @@ TEST_F(TorchScriptObjective, BadModulesAreRefusedAtConstructionNamingTheProblem)
     EXPECT_NE(e.find(message), std::string::npos) << name << ": " << e;
     EXPECT_NE(e.find("parameter 'path'"), std::string::npos) << name << ": " << e;
   }
+  // A module that fails for lack of an operator but names its (older or equal) PyTorch: no hint.
+  EXPECT_EQ(refusal("infonce.pt").find("possibly saved by a newer PyTorch"), std::string::npos);
+  EXPECT_EQ(refusal("tensor.pt").find("possibly saved by a newer PyTorch"), std::string::npos);
+  EXPECT_NE(refusal("tensor.pt").find("the archive has no code/"), std::string::npos);
+}
+
+// The in-place update breaks backward in training only: the probe runs backward, a forward alone
+// succeeds.
+TEST_F(TorchScriptObjective, InPlaceStateIsRefusedForItsBackward) {
+  const std::string e = refusal("inplace_state.pt");
+  EXPECT_NE(e.find("(update state by reassigning it, self.x = ..., not in place)"),
+            std::string::npos)
+      << e;
+  torch::jit::Module m = torch::jit::load(file("inplace_state.pt"));
+  Scores s(16);
+  const auto out = m.forward({s.pos(), s.neg()}).toTupleRef().elements();
+  EXPECT_TRUE(out[0].toTensor().requires_grad());
+  EXPECT_THROW(out[0].toTensor().backward(), c10::Error);
+}
+
+// A failing forward is reported by its cause and the source line, not the interpreter's banner.
+TEST_F(TorchScriptObjective, ProbeFailureNamesTheCauseAndTheLine) {
+  std::string e = refusal("topk.pt");
+  EXPECT_NE(e.find("forward failed in training on a probe input (pos [16], neg [16, 15]): "
+                   "RuntimeError: selected index k out of range (at: "),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("torch.topk(neg, "), std::string::npos) << e;
+  EXPECT_EQ(e.find("The following operation failed"), std::string::npos) << e;
+  e = refusal("asserts.pt");
+  EXPECT_NE(e.find("AssertionError: needs at least 100 negatives"), std::string::npos) << e;
+  EXPECT_EQ(e.find("The following operation failed"), std::string::npos) << e;
+}
+
+// Errors after construction name the module: k = 8 passes the probe (K = 15), not K = 3.
+TEST_F(TorchScriptObjective, EvaluateErrorsNameTheModule) {
+  auto topk = script("topk.pt", "k=8");
+  Scores wide(16), narrow(4);
+  EXPECT_TRUE(std::isfinite(topk->evaluate(wide.pos(), wide.neg()).loss.item<double>()));
+  try {
+    topk->evaluate(narrow.pos(), narrow.neg());
+    ADD_FAILURE() << "no error with 3 negatives and k = 8";
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("torchscript objective " + file("topk.pt") +
+                          ": RuntimeError: selected index k out of range",
+                      0),
+              0u)
+        << m;
+  }
 }
 
 TEST_F(TorchScriptObjective, ProvenanceHoldsTheFileHashAndTheScriptedCode) {
@@ -207,15 +296,32 @@ TEST_F(TorchScriptObjective, ProvenanceHoldsTheFileHashAndTheScriptedCode) {
   EXPECT_NE(p["module_source"].find("class InfoNCE(Module):"), std::string::npos)
       << p["module_source"];
   EXPECT_NE(p["module_source"].find("torch.logsumexp(logits, [1])"), std::string::npos);
-  std::string python_version(128, '\0');
-  FILE* pipe = popen("/usr/bin/python3 -c 'import torch; print(torch.__version__, end=\"\")'", "r");
-  ASSERT_NE(pipe, nullptr);
-  python_version.resize(fread(python_version.data(), 1, python_version.size(), pipe));
-  pclose(pipe);
+  const std::string python_version = python_torch_version();
+  ASSERT_FALSE(python_version.empty());
   EXPECT_EQ(p["saved_by_torch"], python_version);
+  EXPECT_EQ(p["module_attributes"], "temperature=1.0");
 }
 
-// The optimising executor (profiling, then an optimised plan) gives the same estimates.
+// Every float, int and bool attribute as loaded with `attributes` applied, submodules dotted;
+// neither strings nor later training change it.
+TEST_F(TorchScriptObjective, ProvenanceHoldsTheModuleAttributes) {
+  auto provenance = [](const Objective& o) {
+    for (const auto& [k, v] : o.provenance())
+      if (k == "module_attributes") return v;
+    return std::string("(none)");
+  };
+  EXPECT_EQ(provenance(*script("attributes.pt")), "scale=0.1, count=3, flag=true, inner.k=20");
+  EXPECT_EQ(provenance(*script("attributes.pt", "scale=0.25, count=-7, flag=false")),
+            "scale=0.25, count=-7, flag=false, inner.k=20");
+  auto mine = script("mine.pt", "momentum=0.99");
+  EXPECT_EQ(provenance(*mine), "momentum=0.99, started=false");
+  Scores s(16);
+  mine->evaluate(s.pos(), s.neg());  // training: started becomes true in the module
+  EXPECT_EQ(provenance(*mine), "momentum=0.99, started=false");
+}
+
+// The optimising executor (profiling, then an optimised graph) gives the same estimates, and
+// fuses nothing on the CPU in LibTorch 1.13 (what the README says `optimize` does).
 TEST_F(TorchScriptObjective, OptimizedExecutorAgreesWithOpByOp) {
   auto plain = script("infonce.pt");
   auto optimized = script("infonce.pt", "", /*optimize=*/true);
@@ -224,6 +330,15 @@ TEST_F(TorchScriptObjective, OptimizedExecutorAgreesWithOpByOp) {
     EXPECT_NEAR(optimized->evaluate(s.pos(), s.neg()).mi.item<double>(),
                 plain->evaluate(s.pos(), s.neg()).mi.item<double>(), 1e-6);
   }
+  torch::NoGradGuard no_grad;  // the last graph run is the optimised one
+  Scores s(32);
+  optimized->evaluate(s.pos(), s.neg());
+  const std::shared_ptr<torch::jit::Graph> graph = torch::jit::lastExecutedOptimizedGraph();
+  ASSERT_TRUE(graph);
+  const std::string text = graph->toString();
+  EXPECT_NE(text.find("aten::logsumexp"), std::string::npos) << text;
+  EXPECT_EQ(text.find("TensorExprGroup"), std::string::npos) << text;
+  EXPECT_EQ(text.find("FusionGroup"), std::string::npos) << text;
 }
 
 }  // namespace

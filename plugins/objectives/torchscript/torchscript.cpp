@@ -14,10 +14,13 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,22 +35,68 @@ constexpr rpcbench::ParamSpec kParams[] = {
     {"attributes", ParamType::text, "\"\"",
      "module attributes to set before use, \"name=value, ...\" (float, int or bool attributes)"},
     {"optimize", ParamType::boolean, "false",
-     "run forward through the JIT's optimising executor (profiling, fusion) instead of op by op"},
+     "run forward through the JIT's profiling executor with graph optimisations on (an optimised "
+     "graph after profiling runs; LibTorch 1.13 does not fuse on the CPU) instead of op by op"},
 };
 
 constexpr const char* kForwardContract =
     "forward(pos: Tensor, neg: Tensor) -> Tuple[Tensor, Tensor] or "
     "Tuple[Tensor, Tensor, Dict[str, Tensor]]";
 
-std::string first_line(const std::string& text) {
-  const auto end = text.find('\n');
-  return end == std::string::npos ? text : text.substr(0, end);
-}
+// Diagnostics the tasks record under these names themselves: an entry named like one would
+// overwrite the task's per-step samples.
+constexpr std::array<const char*, 5> kTaskMetrics = {"mi", "true_mi", "loss", "grad_norm",
+                                                     "gradient_penalty"};
+
+// The probe: an N×N score matrix split as the MI task splits it.
+constexpr std::int64_t kProbeN = 16;
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\n");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
+}
+
+// The first line that is not blank (the JIT's compile errors start with a newline).
+std::string first_line(const std::string& text) {
+  const std::string t = trim(text);
+  return t.substr(0, t.find('\n'));
+}
+
+std::string message_of(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e))
+    return c10_error->what_without_backtrace();
+  return e.what();
+}
+
+// What went wrong, from an error the JIT interpreter raised: its first line is "The following
+// operation failed in the TorchScript interpreter.", the cause is the last "...Error: ..." line,
+// and the traceback marks the failing source line with "<--- HERE" on the line below it. Other
+// errors: their first line.
+std::string cause(const std::exception& e) {
+  std::vector<std::string> lines;
+  std::istringstream in(message_of(e));
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (lines.empty()) return "(no message)";
+  std::string error;
+  std::string here;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (std::regex_search(lines[i], std::regex("^\\w*Error: "))) error = trim(lines[i]);
+    if (i > 0 && lines[i].find("<--- HERE") != std::string::npos) here = trim(lines[i - 1]);
+  }
+  if (error.empty()) return first_line(message_of(e));
+  return here.empty() ? error : error + " (at: " + here + ")";
+}
+
+std::string format_value(const c10::IValue& v) {
+  if (v.isBool()) return v.toBool() ? "true" : "false";
+  if (v.isInt()) return std::to_string(v.toInt());
+  std::array<char, 32> buffer{};  // the shortest text that reads back as the same double
+  const double d = v.toDouble();
+  const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), d).ptr;
+  std::string out(buffer.data(), end);
+  if (std::isfinite(d) && out.find_first_of(".e") == std::string::npos) out += ".0";  // as Python
+  return out;
 }
 
 std::string hex(const unsigned char* bytes, unsigned int n) {
@@ -119,31 +168,37 @@ class TorchScriptObjective : public rpcbench::Objective {
     check_archive(p);
     try {
       module_ = torch::jit::load(path_, torch::kCPU);
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       p.fail("path", "'" + path_ +
                          "' is not a TorchScript module LibTorch " TORCH_VERSION " can load: " +
-                         first_line(e.what_without_backtrace()));
+                         first_line(message_of(e)) + load_hint());
     }
     check_forward(p);
     check_no_learnable_parameters(p);
     set_attributes(p, p.get_string("attributes"));
+    module_attributes_ = module_attributes();
     probe(p);
     module_.train(training_);
   }
 
   rpcbench::ObjectiveResult evaluate(const torch::Tensor& pos, const torch::Tensor& neg) override {
-    if (pos.device() != device_) {
-      module_.to(pos.device());
-      device_ = pos.device();
+    try {
+      // Moves parameters and buffers only: tensor attributes stay where they were loaded (CPU).
+      if (pos.device() != device_) {
+        module_.to(pos.device());
+        device_ = pos.device();
+      }
+      // State (moving averages) follows the harness's convention: updated only in training,
+      // which a module sees as self.training.
+      const bool training = torch::GradMode::is_enabled();
+      if (training != training_) {
+        module_.train(training);
+        training_ = training;
+      }
+      return call(module_, pos, neg);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("torchscript objective " + path_ + ": " + cause(e));
     }
-    // State (moving averages) follows the harness's convention: updated only in training, which
-    // a module sees as self.training.
-    const bool training = torch::GradMode::is_enabled();
-    if (training != training_) {
-      module_.train(training);
-      training_ = training;
-    }
-    return call(module_, pos, neg);
   }
 
   std::vector<std::pair<std::string, std::string>> provenance() const override {
@@ -152,6 +207,7 @@ class TorchScriptObjective : public rpcbench::Objective {
         {"module_code", forward_code()},
         {"module_source", module_source()},
     };
+    out.emplace_back("module_attributes", module_attributes_);
     if (!saved_by_.empty()) out.emplace_back("saved_by_torch", saved_by_);
     return out;
   }
@@ -192,6 +248,9 @@ class TorchScriptObjective : public rpcbench::Objective {
                          "' is not a TorchScript archive (torch.jit.script(m).save(path)): " +
                          first_line(message));
     }
+    const auto records = reader->getAllRecords();
+    has_code_ = std::any_of(records.begin(), records.end(),
+                            [](const std::string& r) { return r.rfind("code/", 0) == 0; });
     if (reader->hasRecord("extra/torch_version")) {
       const auto [data, size] = reader->getRecord("extra/torch_version");
       saved_by_ = trim(std::string(static_cast<const char*>(data.get()), size));
@@ -203,6 +262,18 @@ class TorchScriptObjective : public rpcbench::Objective {
                          " (TorchScript is not forward compatible: export it with PyTorch " +
                          std::to_string(TORCH_VERSION_MAJOR) + "." +
                          std::to_string(TORCH_VERSION_MINOR) + ")");
+  }
+
+  // Appended to a load failure. PyTorch 2.x writes archive format 10 or below and no version
+  // record unless asked (_extra_files), so its modules pass check_archive and fail here, most
+  // often with "Unknown builtin op": an operator this LibTorch lacks.
+  std::string load_hint() const {
+    if (!has_code_)
+      return " (the archive has no code/: torch.save writes such files, torch.jit.save does not)";
+    if (!saved_by_.empty()) return " (saved by PyTorch " + saved_by_ + ")";
+    return "; possibly saved by a newer PyTorch than this harness's LibTorch " TORCH_VERSION
+           ": re-export it with python3-torch " +
+           std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR);
   }
 
   void check_forward(const rpcbench::Params& p) const {
@@ -296,38 +367,93 @@ class TorchScriptObjective : public rpcbench::Objective {
     p.fail("attributes", where + ": '" + value + "' is not a " + type->annotation_str());
   }
 
-  // One tiny call in each mode on a copy (a stateful module's state stays as loaded): the
-  // outputs must be scalars, and the loss must carry a gradient in training.
+  // "name=value, ..." for every float, int and bool attribute of the module and its submodules
+  // (dotted names), as loaded with `attributes` applied.
+  std::string module_attributes() const {
+    std::string out;
+    for (const auto& sub : module_.named_modules()) {
+      const c10::ClassTypePtr type = sub.value.type();
+      for (std::size_t i = 0; i < type->numAttributes(); ++i) {
+        const auto kind = type->getAttribute(i)->kind();
+        const std::string name = type->getAttributeName(i);
+        if (name == "training" ||
+            (kind != c10::TypeKind::FloatType && kind != c10::TypeKind::IntType &&
+             kind != c10::TypeKind::BoolType))
+          continue;
+        out += (out.empty() ? "" : ", ") + (sub.name.empty() ? "" : sub.name + ".") + name + "=" +
+               format_value(sub.value.attr(name));
+      }
+    }
+    return out;
+  }
+
+  // One call in each mode on a copy (a stateful module's state stays as loaded), on the diagonal
+  // and the off-diagonal rows of a 16×16 score matrix as the MI task passes them: the outputs must
+  // be scalars, no diagnostic may be named like a task metric, and in training the loss must
+  // carry a gradient that backward can compute, finite, to pos or neg.
   void probe(const rpcbench::Params& p) const {
-    const torch::Tensor pos = torch::tensor({1.5, -0.5, 0.25, 2.0}, torch::kFloat);
-    const torch::Tensor neg = torch::linspace(-1.0, 1.0, 12, torch::kFloat).view({4, 3});
+    const std::int64_t n = kProbeN;
+    const torch::Tensor matrix =
+        2.0 * torch::sin(0.37 * torch::arange(n * n, torch::kFloat)).view({n, n}) +
+        1.5 * torch::eye(n, torch::kFloat);
+    const torch::Tensor off_diagonal = ~torch::eye(n, torch::kBool);
     torch::jit::Module copy = module_.deepcopy();
-    const std::string input = "on a probe input (pos " + shape(pos) + ", neg " + shape(neg) + ")";
+    const std::string input = "on a probe input (pos [" + std::to_string(n) + "], neg [" +
+                              std::to_string(n) + ", " + std::to_string(n - 1) + "])";
+    const auto fail = [&](const std::string& what) { p.fail("path", "'" + path_ + "': " + what); };
     for (const bool training : {true, false}) {
+      const std::string mode = training ? " in training" : " in evaluation";
       torch::AutoGradMode grad_mode(training);
       copy.train(training);
-      const torch::Tensor pos_in = pos.clone().requires_grad_(training);
-      const torch::Tensor neg_in = neg.clone().requires_grad_(training);
+      const torch::Tensor scores = matrix.clone().requires_grad_(training);
+      const torch::Tensor pos = scores.diagonal();  // a strided view, as the task's
+      const torch::Tensor neg = scores.masked_select(off_diagonal).view({n, n - 1});
       rpcbench::ObjectiveResult r;
       try {
-        r = call(copy, pos_in, neg_in);
-      } catch (const c10::Error& e) {
-        p.fail("path", "'" + path_ + "': forward failed " + input + ": " +
-                           first_line(e.what_without_backtrace()));
+        r = call(copy, pos, neg);
       } catch (const std::exception& e) {
-        p.fail("path", "'" + path_ + "': forward failed " + input + ": " + first_line(e.what()));
+        fail("forward failed" + mode + " " + input + ": " + cause(e));
       }
       std::vector<std::pair<std::string, torch::Tensor>> outputs = {{"loss", r.loss}, {"mi", r.mi}};
-      for (const auto& d : r.diagnostics)
+      for (const auto& d : r.diagnostics) {
+        if (std::find(kTaskMetrics.begin(), kTaskMetrics.end(), d.first) != kTaskMetrics.end())
+          fail("forward's diagnostic '" + d.first +
+               "' is named like a metric the tasks record themselves (mi, true_mi, loss, "
+               "grad_norm, gradient_penalty) and would overwrite its samples; rename it");
         outputs.emplace_back("diagnostic '" + d.first + "'", d.second);
+      }
       for (const auto& [what, t] : outputs)
         if (!t.defined() || t.numel() != 1)
-          p.fail("path", "'" + path_ + "': forward's " + what + " must be a scalar; found " +
-                             (t.defined() ? "shape " + shape(t) : "an undefined tensor") + " " +
-                             input);
-      if (training && !r.loss.requires_grad())
-        p.fail("path", "'" + path_ + "': forward's loss carries no gradient " + input +
-                           " (it must depend on pos or neg; do not detach it)");
+          fail("forward's " + what + " must be a scalar; found " +
+               (t.defined() ? "shape " + shape(t) : "an undefined tensor") + " " + input);
+      if (!training) continue;
+      if (!r.loss.requires_grad())
+        fail("forward's loss carries no gradient " + input +
+             " (it must depend on pos or neg; do not detach it)");
+      std::vector<torch::Tensor> gradients;
+      try {
+        gradients = torch::autograd::grad({r.loss}, {pos, neg}, /*grad_outputs=*/{},
+                                          /*retain_graph=*/false, /*create_graph=*/false,
+                                          /*allow_unused=*/true);
+      } catch (const std::exception& e) {
+        std::string why = cause(e);
+        why = trim(why.substr(0, why.find(" Hint: ")));  // the hint is Python's anomaly mode
+        fail("backward through forward's loss failed " + input + ": " + why +
+             (why.find("modified by an inplace operation") != std::string::npos
+                  ? " (update state by reassigning it, self.x = ..., not in place)"
+                  : ""));
+      }
+      bool depends = false;
+      for (std::size_t i = 0; i < gradients.size(); ++i) {
+        if (!gradients[i].defined()) continue;
+        depends = true;
+        if (!torch::isfinite(gradients[i]).all().item<bool>())
+          fail("the gradient of forward's loss with respect to " +
+               std::string(i == 0 ? "pos" : "neg") + " is not finite " + input);
+      }
+      if (!depends)
+        fail("forward's loss does not depend on pos or neg " + input +
+             " (its gradient with respect to both is undefined)");
     }
   }
 
@@ -353,7 +479,9 @@ class TorchScriptObjective : public rpcbench::Objective {
   std::string path_;
   bool optimize_;
   std::string sha256_;
-  std::string saved_by_;  // the module's extra/torch_version record, when the exporter wrote one
+  std::string saved_by_;   // the module's extra/torch_version record, when the exporter wrote one
+  bool has_code_ = false;  // the archive has code/ records (torch.jit.save writes them)
+  std::string module_attributes_;  // as loaded, `attributes` applied
   torch::jit::Module module_;
   c10::Device device_ = torch::kCPU;
   bool training_ = true;
