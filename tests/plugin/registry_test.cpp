@@ -92,7 +92,7 @@ TEST(Registry, ObjectsHoldTheirLibraryAndLibrariesStayLoaded) {
     const PluginDescriptor* d = registry.find(PluginKind::objective, "fixture_nan");
     ASSERT_NE(d, nullptr);
     path = d->path;
-    objective = registry.make_objective(*d, Params("o", {{"nan_at_call", std::int64_t{-1}}, {"diagnostic", std::string()}}));
+    objective = registry.make_objective(*d, declared_params(*d, {}));
   }
   // The object's deleter carries the library that made it, loaded, after the registry is gone.
   const auto* deleter = std::get_deleter<PluginObjectDeleter<Objective>>(objective);

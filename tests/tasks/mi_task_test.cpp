@@ -206,6 +206,19 @@ TEST_F(MiTask, ThresholdsMarkDivergenceAtTheStepTheyAreCrossed) {
   EXPECT_EQ(late.column_int(2), 1);
 }
 
+// An estimate that is no number diverges the case at its step even when the loss is finite (no
+// limit set): the estimator failed.
+TEST_F(MiTask, AnInfiniteEstimateWithAFiniteLossDiverges) {
+  std::string text = kSuite;
+  text = text.substr(0, text.find("[[objectives]]")) +
+         "[[objectives]]\nplugin = \"fixture_nan\"\ninf_estimate_at_call = 12\n";
+  const Recorded r = run_into(dir.path() / "i.db", dir.write("i.toml", text));
+  const std::string key = "dataset=gaussian_staircase/objective=fixture_nan/repeat=0";
+  EXPECT_EQ(r.status.at(key), "diverged");
+  EXPECT_EQ(r.stopped.at(key), 12);
+  EXPECT_NE(r.message.at(key).find("MI estimate is inf at step 12"), std::string::npos) << r.message.at(key);
+}
+
 TEST_F(MiTask, StabilitySummariesAreTheVariancesOfTheRecordedSteps) {
   run_into(dir.path() / "v.db", dir.write("v.toml", kExploding));
   Database db(dir.path() / "v.db", Database::Mode::read_only);

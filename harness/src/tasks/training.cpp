@@ -11,7 +11,8 @@ std::vector<ParamDecl> training_params() {
   return {
       {"diverge_loss_above", ParamType::real, "inf", false,
        "the case diverges when the loss exceeds this (a NaN/inf loss always diverges)"},
-      {"diverge_estimate_above", ParamType::real, "inf", false, "… when |MI estimate| exceeds this"},
+      {"diverge_estimate_above", ParamType::real, "inf", false,
+       "… when |MI estimate| exceeds this (a NaN/inf estimate always diverges)"},
       {"diverge_grad_norm_above", ParamType::real, "inf", false,
        "… when the gradient norm exceeds this (a NaN/inf gradient always diverges)"},
       {"stability_window", ParamType::integer, "500", false,
@@ -35,7 +36,9 @@ DivergenceLimits::DivergenceLimits(const Params& p)
 std::string DivergenceLimits::check_loss(double loss, double estimate) const {
   if (!std::isfinite(loss)) return "loss is " + format_general(loss);
   if (loss > loss_) return "loss " + format_general(loss, 4) + " exceeds diverge_loss_above = " + format_general(loss_);
-  // A NaN estimate fails this test too once a limit is set.
+  // An estimate that is no number is the estimator failing, whatever its loss (JS's NWJ read-out
+  // overflows while its softplus loss stays finite).
+  if (!std::isfinite(estimate)) return "MI estimate is " + format_general(estimate);
   if (std::isfinite(estimate_) && !(std::abs(estimate) <= estimate_))
     return "|MI estimate| " + format_general(std::abs(estimate), 4) + " exceeds diverge_estimate_above = " +
            format_general(estimate_);
