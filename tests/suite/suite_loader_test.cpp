@@ -396,7 +396,7 @@ test_limit = 32
 [[objectives]]
 plugin = "wpc"
 )toml");
-  EXPECT_NE(message.find("objective 'wpc' asks for a critic gradient penalty"), std::string::npos) << message;
+  EXPECT_NE(message.find("suite.toml:13:1: objective 'wpc' asks for a critic gradient penalty"), std::string::npos) << message;
   EXPECT_NE(message.find("task 'contrastive'"), std::string::npos) << message;
 }
 

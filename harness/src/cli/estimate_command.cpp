@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -35,7 +36,7 @@ void add_estimate(CLI::App& app, EstimateArgs& args) {
   app.add_option("--seed", args.seed, "seed (>= 0)")->capture_default_str();
   app.add_option("--threads", args.threads, "intra-op threads, pinned")->capture_default_str();
   app.add_option("--device", args.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--db", args.db, "results database (SQLite); its directory must exist")->capture_default_str();
+  app.add_option("--db", args.db, "results database (SQLite; its folder is made when missing)")->capture_default_str();
   app.add_option("--plugins", args.plugin_dirs, "extra plugin directory (repeatable)");
   app.add_flag("--print-suite", args.print_suite, "print the suite it runs (stderr) and go on");
 }
@@ -134,7 +135,9 @@ int estimate_command(const EstimateArgs& args, const std::string& command_line) 
   EstimateCapture capture;
   // While the case runs, anything written to stdout (a plugin's print) goes to stderr instead.
   std::fflush(stdout);
-  const int saved_stdout = dup(STDOUT_FILENO);
+  // Close-on-exec: children started meanwhile (git for the provenance) must not hold the caller's pipe.
+  const int saved_stdout = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (saved_stdout < 0) throw InputError("harness estimate: stdout is not open (it is where the estimate goes)");
   dup2(STDERR_FILENO, STDOUT_FILENO);
   int code = kExitFailure;
   try {

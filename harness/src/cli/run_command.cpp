@@ -84,9 +84,6 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parent gone: stop at the next step
   const auto c = std::find_if(p.cases.begin(), p.cases.end(), [&](const Case& each) { return each.key == args.worker_case; });
   if (c == p.cases.end()) throw InputError("--worker-case: no case '" + args.worker_case + "' in " + args.suite);
-  if (!args.worker_config_hash.empty() && c->config_hash != args.worker_config_hash)
-    throw std::runtime_error("case '" + c->key + "' is not the one the run started (its configuration changed since: " +
-                             "an edited file it reads?)");
   RunRequest request;
   request.suite = &p.suite;
   request.task = p.task;
@@ -98,6 +95,18 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   std::FILE* events = fdopen(kEventsDescriptor, "w");
   if (events == nullptr) throw InputError("--worker-case: no events descriptor (only `harness run --jobs` starts workers)");
   PipeReporter pipe(events);
+  if (!args.worker_config_hash.empty() && c->config_hash != args.worker_config_hash) {
+    // Reported through the pipe, so the parent records why (not just that the worker stopped).
+    CaseReport refused;
+    refused.c = &*c;
+    refused.status = CaseStatus::failed;
+    refused.message = "its configuration changed after the run started (an edited file it reads?): config hash " +
+                      c->config_hash.substr(0, 12) + "… instead of " + args.worker_config_hash.substr(0, 12) + "…";
+    refused.started_at = refused.finished_at = utc_now();
+    pipe.case_started(*c);
+    pipe.case_finished(refused);
+    return kExitFailure;
+  }
   const CaseReport report = run_case(request, *c, pipe);
   return report.status == CaseStatus::failed ? kExitFailure : kExitOk;
 }

@@ -482,13 +482,16 @@ class Loader {
   }
 
   // An objective that asks for a critic gradient penalty runs only in a task that computes one.
-  void refuse_critic_penalty(const Task& task, const PluginUse& use, const Params& params) const {
+  void refuse_critic_penalty(const Task& task, const Objective& objective, const PluginUse& use) const {
     if (task.computes_critic_penalty()) return;
-    const double lambda = registry_.make_objective(*use.plugin, params)->critic_gradient_penalty();
-    if (lambda > 0.0)
-      throw InputError("objective '" + use.label + "' asks for a critic gradient penalty (λ = " + format_general(lambda) +
-                       "), which task '" + task.name() + "' does not compute: only the 'mi' task scores (x, y) pairs it "
-                       "can differentiate");
+    const double lambda = objective.critic_gradient_penalty();
+    if (!(lambda > 0.0)) return;
+    const std::string message = "objective '" + use.label + "' asks for a critic gradient penalty (λ = " +
+                                format_general(lambda) + "), which task '" + task.name() +
+                                "' does not compute: only the 'mi' task scores (x, y) pairs it can differentiate";
+    const auto entry = tables_by_owner_.find("objective '" + use.label + "'");
+    if (entry != tables_by_owner_.end()) fail_at(entry->second.where(), message);  // at the objective's entry
+    throw InputError(path_.string() + ": " + message);
   }
 
   // Each plugin a sweep value reaches, made once with that value (and each task-parameter value
@@ -503,8 +506,7 @@ class Loader {
       case SweepAxis::Target::objectives:
         for (const auto& o : suite.objectives)
           if ((axis.objective_label.empty() || axis.objective_label == o.label) && declares(o, axis.name)) {
-            registry_.make_objective(*o.plugin, with_value(o.params, axis.name, value));
-            refuse_critic_penalty(task, o, with_value(o.params, axis.name, value));
+            refuse_critic_penalty(task, *registry_.make_objective(*o.plugin, with_value(o.params, axis.name, value)), o);
           }
         return;
       case SweepAxis::Target::datasets:
@@ -656,6 +658,17 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
     sweep_table.tables = {t->as_table()};
   }
   if (const toml::table* o = profile_part(profile, "sweep", profile_name)) sweep_table.tables.push_back(o);
+  // Before the grid, so that an objective the task cannot serve is refused for itself rather than
+  // at the first sweep value that reaches it.
+  try {
+    for (const auto& o : suite.objectives) refuse_critic_penalty(*task, *registry_.make_objective(*o.plugin, o.params), o);
+  } catch (const ParamError& e) {
+    fail_located(e.what());
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    if (message.rfind(path_.string() + ":", 0) == 0) throw;
+    fail_located(message);
+  }
   resolve_sweep(suite, *task, sweep_table);
   try {
     task->check_params(suite.task_params);
@@ -722,9 +735,7 @@ Suite Loader::load(const SuiteOptions& options) {
   suite.profiles = profiles;
   suite.file_sha256 = text_ ? sha256_hex(*text_) : sha256_file(path_);
   try {
-    const Task& task = *tasks_.find(suite.task);
-    task.validate(suite, registry_);
-    for (const auto& o : suite.objectives) refuse_critic_penalty(task, o, o.params);
+    tasks_.find(suite.task)->validate(suite, registry_);
   } catch (const ParamError& e) {
     fail_located(e.what());
   } catch (const InputError& e) {

@@ -260,11 +260,13 @@ CaseOutcome MiTask::run(CaseRun& r) const {
                         static_cast<std::size_t>(tp.get_int("stability_window")),
                         outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
   // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound). A diagnostic
-  // named like one of the task's own summaries is kept under "objective_<name>".
+  // named like one of the task's own summaries or per-step metrics is kept under "objective_<name>",
+  // as its samples are.
   for (const auto& [name, value] : last_diagnostics) {
     const bool taken = std::any_of(outcome.summary.begin(), outcome.summary.end(),
                                    [&](const SummaryValue& v) { return v.group.empty() && v.name == name; }) ||
-                       name == "steps" || name == "final_loss" || name == "steps_per_second";
+                       name == "steps" || name == "final_loss" || name == "steps_per_second" ||
+                       diagnostic_metric_name(name) != name;
     outcome.summary.push_back({"", taken ? "objective_" + name : name, value});
   }
   outcome.summary.push_back({"", "steps", static_cast<double>(estimates.size())});

@@ -92,7 +92,7 @@ inline std::string row_label(const Suite& suite, const Case& c) {
 
 // An objective's diagnostic as a per-step metric. Named like one of the tasks' own metrics it would
 // replace that metric's sample (one value per case, name and step), so it is kept as
-// "objective_<name>" (as the summaries do).
+// "objective_<name>" (the mi task's summaries use the same name).
 inline std::string diagnostic_metric_name(const std::string& name) {
   static const std::set<std::string> task_metrics = {
       "mi",       "true_mi",        "loss",       "grad_norm",    "gradient_penalty", "lr",
