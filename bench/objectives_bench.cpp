@@ -19,18 +19,7 @@ void BM_ObjectiveLossBackward(benchmark::State& state, const std::string& name) 
   const auto& registry = bench::plugins();
   auto objective = registry.make_objective(*registry.find(PluginKind::objective, name),
                                            Params(name, kParams.at(name)));
-  const std::int64_t n = state.range(0);
-  auto gen = at::detail::createCPUGenerator(1);
-  const torch::Tensor scores = torch::randn({n, n}, gen).requires_grad_(true);
-  const torch::Tensor off = ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool));
-  for (auto _ : state) {
-    const torch::Tensor neg = scores.masked_select(off).view({n, n - 1});
-    const ObjectiveResult r = objective->evaluate(scores.diagonal(), neg);
-    r.loss.backward();
-    benchmark::DoNotOptimize(r.mi.item<double>());
-    scores.grad().zero_();
-  }
-  state.SetItemsProcessed(state.iterations() * n * n);  // scores per second
+  bench::measure_loss_backward(state, *objective);
 }
 
 const bool kRegistered = [] {

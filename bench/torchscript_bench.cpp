@@ -53,18 +53,7 @@ void BM_InfoNceLossBackward(benchmark::State& state, const std::string& path_kin
                                {"attributes", std::string()},
                                {"optimize", path_kind == "torchscript_optimized"}}));
   }
-  const std::int64_t n = state.range(0);
-  auto gen = at::detail::createCPUGenerator(1);
-  const torch::Tensor scores = torch::randn({n, n}, gen).requires_grad_(true);
-  const torch::Tensor off = ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool));
-  for (auto _ : state) {
-    const torch::Tensor neg = scores.masked_select(off).view({n, n - 1});
-    const ObjectiveResult r = objective->evaluate(scores.diagonal(), neg);
-    r.loss.backward();
-    benchmark::DoNotOptimize(r.mi.item<double>());
-    scores.grad().zero_();
-  }
-  state.SetItemsProcessed(state.iterations() * n * n);  // scores per second
+  bench::measure_loss_backward(state, *objective);
 }
 
 const bool kRegistered = [] {

@@ -8,6 +8,8 @@
 #include "tasks/task.hpp"
 #include "test_support.hpp"
 
+#include <functional>
+
 namespace rpcbench {
 namespace {
 
@@ -50,11 +52,14 @@ struct Recorded {
   std::map<std::string, std::int64_t> stopped;
 };
 
-Recorded run_into(const std::filesystem::path& db_path, const std::filesystem::path& suite_path) {
+// `between` runs after the suite is loaded and before its cases run.
+Recorded run_into(const std::filesystem::path& db_path, const std::filesystem::path& suite_path,
+                  const std::function<void()>& between = {}) {
   configure_threads(1);
   TaskCatalog tasks;
   const Suite suite = load_suite(suite_path, {}, test::real_plugins(), tasks);
   const auto cases = expand_cases(suite);
+  if (between) between();
   Database db(db_path, Database::Mode::read_write);
   SqliteReporter sqlite(db);
   RunRequest request;
@@ -349,7 +354,7 @@ TEST_F(MiTask, TheCriticPenaltyTrainsButIsNotPartOfTheRecordedLoss) {
 // The run trains on the file the suite was loaded (and hashed) with: a file edited in between
 // fails its case with what happened, rather than recording results under the old file's hash.
 TEST_F(MiTask, AFileEditedAfterTheSuiteWasLoadedFailsItsCase) {
-  const auto csv = dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,3\n");
+  dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,3\n");
   const auto path = dir.write("files.toml", R"toml([suite]
 name = "files"
 task = "mi"
@@ -367,25 +372,10 @@ steps = 3
 [[objectives]]
 plugin = "infonce"
 )toml");
-  configure_threads(1);
-  TaskCatalog tasks;
-  const Suite suite = load_suite(path, {}, test::real_plugins(), tasks);
-  const auto cases = expand_cases(suite);
-  dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,4\n");
-  Database db(dir.path() / "f.db", Database::Mode::read_write);
-  SqliteReporter sqlite(db);
-  RunRequest request;
-  request.suite = &suite;
-  request.task = tasks.find("mi");
-  request.registry = &test::real_plugins();
-  request.info.provenance = {{"device", "cpu"}, {"threads", "1"}};
-  request.info.started_at = utc_now();
-  run_suite(request, cases, sqlite);
-  auto c = db.prepare("SELECT status, message FROM cases");
-  ASSERT_TRUE(c.step());
-  EXPECT_EQ(c.column_text(0), "failed");
-  EXPECT_NE(c.column_text(1).find("changed since the suite was loaded"), std::string::npos) << c.column_text(1);
-  (void)csv;
+  const Recorded r = run_into(dir.path() / "f.db", path, [&] { dir.write("pairs.csv", "X1,Y1\n1,2\n2,1\n3,5\n4,4\n"); });
+  ASSERT_EQ(r.status.size(), 1u);
+  EXPECT_EQ(r.status.begin()->second, "failed");
+  EXPECT_NE(r.message.begin()->second.find("changed since the suite was loaded"), std::string::npos) << r.message.begin()->second;
 }
 
 // A diagnostic named like one of the task's metrics does not overwrite that metric's samples.
