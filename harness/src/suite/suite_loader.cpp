@@ -661,7 +661,9 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   // Before the grid, so that an objective the task cannot serve is refused for itself rather than
   // at the first sweep value that reaches it.
   try {
-    for (const auto& o : suite.objectives) refuse_critic_penalty(*task, *registry_.make_objective(*o.plugin, o.params), o);
+    // Only a task without the penalty needs the objectives made here (validate makes them anyway).
+    if (!task->computes_critic_penalty())
+      for (const auto& o : suite.objectives) refuse_critic_penalty(*task, *registry_.make_objective(*o.plugin, o.params), o);
   } catch (const ParamError& e) {
     fail_located(e.what());
   } catch (const InputError& e) {
