@@ -4,7 +4,10 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
+#include <string>
+#include <thread>
 
 namespace rpcbench {
 namespace {
@@ -197,9 +200,23 @@ Database::Database(const std::filesystem::path& path, Mode mode) : path_(path) {
   try {
     exec("PRAGMA foreign_keys = ON");
     if (mode == Mode::read_write) {
-      exec("PRAGMA journal_mode = WAL");
-      exec("PRAGMA synchronous = NORMAL");
-      migrate();
+      // While another process turns a new database to WAL, SQLite can answer "database is locked"
+      // at once, without its busy handler (seen with 4 processes opening one new file under load):
+      // the set-up is retried for as long as the busy timeout would have waited.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (true) {
+        try {
+          exec("PRAGMA journal_mode = WAL");
+          exec("PRAGMA synchronous = NORMAL");
+          migrate();
+          break;
+        } catch (const std::runtime_error& e) {
+          if (std::string(e.what()).find("database is locked") == std::string::npos ||
+              std::chrono::steady_clock::now() > deadline)
+            throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
     } else {
       const int version = schema_version();
       if (version == 0)
