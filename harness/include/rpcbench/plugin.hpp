@@ -29,7 +29,8 @@
 // Bump when anything in this header changes layout or meaning. The harness refuses other values.
 // 2: sequences (Batch::groups and ::lengths, DatasetSpec sequence fields, sequence encoders).
 // 3: ParamType::path; Objective::critic_gradient_penalty() and Objective::provenance().
-#define RPCBENCH_ABI_VERSION 3
+// 4: ensembles (kScoresPairsStacked, Encoder::stacked_score_matrices()).
+#define RPCBENCH_ABI_VERSION 4
 
 #define RPCBENCH_DETAIL_STR_(x) #x
 #define RPCBENCH_DETAIL_STR(x) RPCBENCH_DETAIL_STR_(x)
@@ -202,6 +203,7 @@ enum EncoderCapability : std::uint32_t {
   kEncodes = 1u << 0,           // encode(x) -> [N, output_dim]
   kScoresPairs = 1u << 1,       // score_matrix(x, y) -> [N, N]
   kEncodesSequences = 1u << 2,  // encode_sequence(x) -> [B, F, output_dim]; context(z) -> [B, F, context_dim]
+  kScoresPairsStacked = 1u << 3,  // stacked_score_matrices(): M copies of the critic trained as one ensemble
 };
 
 class Encoder {
@@ -229,6 +231,16 @@ class Encoder {
   }
   virtual std::int64_t context_dim() const { return 0; }
   virtual std::int64_t frame_stride() const { return 0; }
+  // Ensembles (kScoresPairsStacked): the score matrices of M critics of this shape at once, so that
+  // small critics train together in batched matmuls (bmm) instead of M times as many small ops.
+  // `params` are the M members' parameters stacked along a new leading dimension, in the order of
+  // module().parameters(); x [M, N, ...], y [M, N, ...] -> [M, N, N], where slice m is what
+  // score_matrix(x[m], y[m]) gives with member m's parameters. It must not read this object's own
+  // parameters (they are one member's initial values) and must not mix members.
+  virtual torch::Tensor stacked_score_matrices(const std::vector<torch::Tensor>& /*params*/,
+                                               const torch::Tensor& /*x*/, const torch::Tensor& /*y*/) {
+    throw std::logic_error("this encoder does not implement stacked_score_matrices()");
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

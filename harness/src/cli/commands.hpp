@@ -24,8 +24,9 @@ struct RunArgs {
   bool resume = false, quiet = false;
   int jobs = 1;
   std::string shard;        // "I/N": the I-th (0-based) of N parts of the cases
-  std::string worker_case;  // internal: run this one case and report on stdout (--jobs)
-  std::string worker_config_hash;  // internal: the case's config hash in the parent's suite
+  std::string ensemble;      // "auto" or "off"; "" : the suite's `ensemble` (default auto)
+  std::vector<std::string> worker_cases;  // internal: run these cases (one unit) and report on stdout (--jobs)
+  std::vector<std::string> worker_config_hashes;  // internal: their config hashes in the parent's suite
 };
 struct ListArgs {
   std::string what = "plugins", suite, profile;

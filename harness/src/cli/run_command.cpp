@@ -48,8 +48,13 @@ void add_run(CLI::App& app, RunArgs& args) {
   app.add_option("--shard", args.shard,
                  "I/N: run only the I-th (0-based) of N deterministic parts of the cases, balanced by expected cost "
                  "(for SLURM arrays; harness merge joins the parts)");
-  app.add_option("--worker-case", args.worker_case, "internal: the worker process of --jobs")->group("");
-  app.add_option("--worker-config-hash", args.worker_config_hash, "internal: the case's config hash")->group("");
+  app.add_option("--ensemble", args.ensemble,
+                 "auto: train the cases that share a critic shape and batch size as one batched ensemble (each "
+                 "with its own seed, data, objective and records); off: one case at a time. Default: the "
+                 "suite's `ensemble`, else auto")
+      ->check(CLI::IsMember({"auto", "off"}));
+  app.add_option("--worker-case", args.worker_cases, "internal: the worker process of --jobs")->group("");
+  app.add_option("--worker-config-hash", args.worker_config_hashes, "internal: the case's config hash")->group("");
 }
 
 PreparedRun prepare_suite(Suite suite, const RunArgs& args, const TaskCatalog& tasks) {
@@ -79,11 +84,12 @@ PreparedRun prepare(const std::filesystem::path& path, const RunArgs& args, cons
   return prepare_suite(load_suite(path, options, registry, tasks), args, tasks);
 }
 
-// The worker of --jobs: one case, its events as JSON lines on stdout; no database.
+// The worker of --jobs: one unit (a case or an ensemble), its events as JSON lines on stdout; no
+// database.
 int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device, PluginRegistry& registry) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parent gone: stop at the next step
-  const auto c = std::find_if(p.cases.begin(), p.cases.end(), [&](const Case& each) { return each.key == args.worker_case; });
-  if (c == p.cases.end()) throw InputError("--worker-case: no case '" + args.worker_case + "' in " + args.suite);
+  if (args.worker_config_hashes.size() != args.worker_cases.size())
+    throw InputError("--worker-case: one --worker-config-hash per --worker-case");
   RunRequest request;
   request.suite = &p.suite;
   request.task = p.task;
@@ -95,20 +101,30 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   std::FILE* events = fdopen(kEventsDescriptor, "w");
   if (events == nullptr) throw InputError("--worker-case: no events descriptor (only `harness run --jobs` starts workers)");
   PipeReporter pipe(events);
-  if (!args.worker_config_hash.empty() && c->config_hash != args.worker_config_hash) {
+  std::vector<const Case*> unit;
+  bool refused = false;
+  for (std::size_t i = 0; i < args.worker_cases.size(); ++i) {
+    const auto c = std::find_if(p.cases.begin(), p.cases.end(), [&](const Case& each) { return each.key == args.worker_cases[i]; });
+    if (c == p.cases.end()) throw InputError("--worker-case: no case '" + args.worker_cases[i] + "' in " + args.suite);
+    if (c->config_hash == args.worker_config_hashes[i]) {
+      unit.push_back(&*c);
+      continue;
+    }
     // Reported through the pipe, so the parent records why (not just that the worker stopped).
-    CaseReport refused;
-    refused.c = &*c;
-    refused.status = CaseStatus::failed;
-    refused.message = "its configuration changed after the run started (an edited file it reads?): config hash " +
-                      c->config_hash.substr(0, 12) + "… instead of " + args.worker_config_hash.substr(0, 12) + "…";
-    refused.started_at = refused.finished_at = utc_now();
+    CaseReport report;
+    report.c = &*c;
+    report.status = CaseStatus::failed;
+    report.message = "its configuration changed after the run started (an edited file it reads?): config hash " +
+                     c->config_hash.substr(0, 12) + "… instead of " + args.worker_config_hashes[i].substr(0, 12) + "…";
+    report.started_at = report.finished_at = utc_now();
     pipe.case_started(*c);
-    pipe.case_finished(refused);
-    return kExitFailure;
+    pipe.case_finished(report);
+    refused = true;
   }
-  const CaseReport report = run_case(request, *c, pipe);
-  return report.status == CaseStatus::failed ? kExitFailure : kExitOk;
+  bool failed = refused;
+  if (!unit.empty())
+    for (const CaseReport& report : run_unit(request, unit, pipe)) failed = failed || report.status == CaseStatus::failed;
+  return failed ? kExitFailure : kExitOk;
 }
 
 // The command line of a worker for this suite: the same binary, suite, profile, seed, device,
@@ -154,6 +170,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   request.info.started_at = utc_now();
   request.info.provenance = collect_provenance(device, threads, command_line);
   request.info.provenance["jobs"] = std::to_string(args.jobs);
+  request.info.provenance["ensemble"] = args.ensemble.empty() ? suite.ensemble : args.ensemble;
   if (!args.shard.empty()) {
     const ShardSpec shard = parse_shard(args.shard);  // "0/02" and "0/2" are the same part
     request.info.provenance["shard"] = std::to_string(shard.index) + "/" + std::to_string(shard.count);
@@ -192,6 +209,8 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
   // Checkpoints of long cases live beside the database, named by case config hash.
   request.checkpoint_dir = std::filesystem::absolute(args.db).parent_path() / "checkpoints";
   request.resuming = resume_id.has_value();
+  request.ensemble = (args.ensemble.empty() ? suite.ensemble : args.ensemble) == "off" ? EnsembleMode::off
+                                                                                      : EnsembleMode::automatic;
 
   SqliteReporter sqlite(db, resume_id);
   ConsoleReporter console(output.console, stderr, args.quiet);
@@ -228,7 +247,7 @@ int run_command(const RunArgs& args, const std::string& command_line) {
   if (!group) paths.push_back(args.suite);
   std::vector<PreparedRun> runs;
   for (const auto& path : paths) runs.push_back(prepare(path, args, registry, tasks));
-  if (!args.worker_case.empty()) {
+  if (!args.worker_cases.empty()) {
     configure_threads(args.threads >= 0 ? args.threads : static_cast<int>(runs.front().suite.threads), args.blas_threads);
     return run_worker(runs.front(), args, device, registry);
   }

@@ -2,10 +2,12 @@
 
 #include "run/aggregates.hpp"
 #include "run/environment.hpp"
+#include "util/errors.hpp"
 #include "util/hash.hpp"
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 
@@ -80,6 +82,104 @@ CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter) {
   return report;
 }
 
+std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
+                                                 std::size_t parts) {
+  std::vector<std::vector<const Case*>> groups;
+  std::map<std::string, std::size_t> group_of_key;
+  for (const Case* c : cases) {
+    std::string key;
+    if (request.ensemble == EnsembleMode::automatic) {
+      try {
+        key = request.task->ensemble_key(*c, *request.registry);
+      } catch (const std::exception&) {
+        key.clear();  // a plugin that fails here fails its case alone, where the failure is recorded
+      }
+    }
+    if (key.empty()) {
+      groups.push_back({c});
+      continue;
+    }
+    auto [it, added] = group_of_key.emplace(key, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(c);
+  }
+  std::vector<std::vector<const Case*>> units;
+  for (const auto& group : groups) {
+    // Near-equal parts, in order: ceil(n / max) of them, or `parts` when the group has that many.
+    const std::size_t n = group.size();
+    const std::size_t count = std::max((n + kMaxEnsembleMembers - 1) / kMaxEnsembleMembers, std::min(parts, n));
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t end = begin + n / count + (i < n % count ? 1 : 0);
+      units.emplace_back(group.begin() + static_cast<long>(begin), group.begin() + static_cast<long>(end));
+      begin = end;
+    }
+  }
+  return units;
+}
+
+std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Case*>& unit, Reporter& reporter) {
+  if (unit.size() == 1) return {run_case(request, *unit.front(), reporter)};
+  static const std::atomic<bool> never{false};
+  const std::atomic<bool>& stop = request.stop_requested ? *request.stop_requested : never;
+  std::vector<CaseReport> reports(unit.size());
+  std::vector<bool> done(unit.size(), false);
+  std::vector<CaseRun> members;
+  std::vector<std::size_t> member_case;  // members[i] is unit[member_case[i]]
+  const auto start = std::chrono::steady_clock::now();
+  auto finish = [&](std::size_t i, CaseStatus status, std::string message) {
+    reports[i].status = status;
+    reports[i].message = std::move(message);
+    reports[i].finished_at = utc_now();
+    reporter.case_finished(reports[i]);
+    done[i] = true;
+  };
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    const Case& c = *unit[i];
+    reporter.case_started(c);
+    reports[i].c = &c;
+    reports[i].started_at = utc_now();
+    try {
+      check_files_unchanged(c);
+    } catch (const std::exception& e) {
+      finish(i, CaseStatus::failed, e.what());
+      continue;
+    }
+    members.push_back(CaseRun{*request.suite, c, *request.registry, request.device, reporter, stop,
+                              request.checkpoint_dir, request.resuming});
+    member_case.push_back(i);
+  }
+  // A member's wall time is its share of the ensemble's: the time until it ended over the members.
+  const double members_at_start = static_cast<double>(std::max<std::size_t>(members.size(), 1));
+  auto elapsed_share = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / members_at_start;
+  };
+  std::string failure;
+  try {
+    if (!members.empty())
+      request.task->run_ensemble(members, [&](std::size_t member, CaseOutcome outcome) {
+        const std::size_t i = member_case.at(member);
+        RPCBENCH_CHECK(!done[i], "ensemble member '" + unit[i]->key + "' finished twice");
+        reports[i].stopped_step = outcome.stopped_step;
+        reports[i].summary = std::move(outcome.summary);
+        reports[i].wall_seconds = elapsed_share();
+        finish(i, outcome.status, std::move(outcome.message));
+      });
+  } catch (const c10::Error& e) {
+    failure = first_line(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    if (done[i]) continue;
+    reports[i].wall_seconds = elapsed_share();
+    finish(i, CaseStatus::failed, failure.empty() ? "the ensemble ended without reporting this member" : failure);
+  }
+  return reports;
+}
+
 RunEnd finish_run(RunRequest& request, std::vector<CaseReport>& reports, Reporter& reporter, CaseStatus status) {
   RunEnd end;
   end.status = status;
@@ -102,21 +202,30 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
 
   CaseStatus status = CaseStatus::finished;
   std::vector<CaseReport> reports;
+  std::vector<const Case*> to_run;
   for (const Case& c : cases) {
-    if (stop.load()) break;
-    if (request.skip_case_keys.count(c.key) != 0) {
-      // Completed in the run being resumed: its recorded outcome joins the tables and aggregates.
-      auto done = request.completed.find(c.key);
-      if (done != request.completed.end()) {
-        CaseReport report = done->second;
-        report.c = &c;
-        reports.push_back(std::move(report));
-      }
+    if (request.skip_case_keys.count(c.key) == 0) {
+      to_run.push_back(&c);
       continue;
     }
-    reports.push_back(run_case(request, c, reporter));
-    if (reports.back().status == CaseStatus::failed) status = CaseStatus::failed;
+    // Completed in the run being resumed: its recorded outcome joins the tables and aggregates.
+    auto done = request.completed.find(c.key);
+    if (done != request.completed.end()) {
+      CaseReport report = done->second;
+      report.c = &c;
+      reports.push_back(std::move(report));
+    }
   }
+  for (const auto& unit : plan_units(request, to_run)) {
+    if (stop.load()) break;
+    for (CaseReport& report : run_unit(request, unit, reporter)) {
+      if (report.status == CaseStatus::failed) status = CaseStatus::failed;
+      reports.push_back(std::move(report));
+    }
+  }
+  // Tables and aggregates see the cases in suite order.
+  std::stable_sort(reports.begin(), reports.end(),
+                   [](const CaseReport& a, const CaseReport& b) { return a.c->index < b.c->index; });
   if (stop.load()) status = CaseStatus::killed;
   return finish_run(request, reports, reporter, status);
 }

@@ -12,6 +12,11 @@
 
 namespace rpcbench {
 
+// `--ensemble`: off runs every case alone; automatic trains the cases a task can group
+// (Task::ensemble_key) together, at most kMaxEnsembleMembers at a time.
+enum class EnsembleMode { off, automatic };
+inline constexpr std::size_t kMaxEnsembleMembers = 32;
+
 struct RunRequest {
   const Suite* suite = nullptr;
   const Task* task = nullptr;
@@ -23,12 +28,23 @@ struct RunRequest {
   const std::atomic<bool>* stop_requested = nullptr;
   std::filesystem::path checkpoint_dir;
   bool resuming = false;
+  EnsembleMode ensemble = EnsembleMode::off;
 };
 
 RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter);
 
 // One case through its task, a failure inside it caught and recorded as data.
 CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter);
+
+// What runs at once: `cases` (suite order) in units of one case, or, with EnsembleMode::automatic,
+// the cases of one ensemble key, in order of their first case. A key's cases are split into parts of
+// at most kMaxEnsembleMembers, and into at least `parts` (--jobs) when it has that many, so that
+// every worker gets some. A member's results do not depend on which others share its ensemble.
+std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
+                                                 std::size_t parts = 1);
+
+// One unit: run_case for a single case, else the task's run_ensemble; one report per case, in order.
+std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Case*>& unit, Reporter& reporter);
 
 // The end of a run over `reports` (every case, in suite order): the task's tables, the aggregates
 // and their tables, then run_finished.

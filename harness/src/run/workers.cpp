@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 #include <cstring>
 #include <thread>
 
@@ -39,15 +40,22 @@ double number(const json& j) {
 struct Worker {
   pid_t pid = -1;
   int fd = -1;
-  const Case* c = nullptr;
+  std::vector<const Case*> cases;  // one unit: a case, or an ensemble's members
+  std::set<const Case*> started, finished;
   std::string buffer;
-  bool finished = false;
-  bool started = false;
+  // The case an event is about: its "key" (a worker of one case may omit it).
+  const Case* find(const json& event) const {
+    if (!event.contains("key")) return cases.front();
+    const std::string key = event["key"].get<std::string>();
+    for (const Case* c : cases)
+      if (c->key == key) return c;
+    return nullptr;
+  }
 };
 
 // Spawns the worker with its events pipe as descriptor 3; its stdout and stderr are the parent's
 // stderr, so nothing a plugin prints can corrupt an event.
-Worker spawn(const std::vector<std::string>& command, const Case& c) {
+Worker spawn(const std::vector<std::string>& command, const std::vector<const Case*>& unit) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("--jobs: cannot create a pipe");
   // Above the events descriptor, so that dup2 onto it always makes a new, inheritable descriptor.
@@ -59,10 +67,12 @@ Worker spawn(const std::vector<std::string>& command, const Case& c) {
   posix_spawn_file_actions_adddup2(&actions, fds[1], kEventsDescriptor);
   posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   std::vector<std::string> args = command;
-  args.push_back("--worker-case");
-  args.push_back(c.key);
-  args.push_back("--worker-config-hash");  // the worker loads the suite again: it must be this case
-  args.push_back(c.config_hash);
+  for (const Case* c : unit) {
+    args.push_back("--worker-case");
+    args.push_back(c->key);
+    args.push_back("--worker-config-hash");  // the worker loads the suite again: it must be this case
+    args.push_back(c->config_hash);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -75,7 +85,7 @@ Worker spawn(const std::vector<std::string>& command, const Case& c) {
     throw std::runtime_error("--jobs: cannot start a worker (" + args[0] + "): " + std::strerror(rc));
   }
   w.fd = fds[0];
-  w.c = &c;
+  w.cases = unit;
   return w;
 }
 
@@ -90,20 +100,21 @@ void PipeReporter::line(const std::string& text) {
 
 void PipeReporter::case_started(const Case& c) { line(json{{"event", "started"}, {"key", c.key}}.dump(-1, ' ', false, json::error_handler_t::replace)); }
 
-void PipeReporter::metrics(const Case&, const std::vector<MetricSample>& samples) {
+void PipeReporter::metrics(const Case& c, const std::vector<MetricSample>& samples) {
   json rows = json::array();
   for (const auto& m : samples) rows.push_back({m.step, m.name, number(m.value)});
-  line(json{{"event", "metrics"}, {"samples", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  line(json{{"event", "metrics"}, {"key", c.key}, {"samples", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void PipeReporter::progress(const Progress& p) {
-  line(json{{"event", "progress"}, {"step", p.step}, {"total", p.total_steps}, {"rate", number(p.steps_per_second)}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  line(json{{"event", "progress"}, {"key", p.c->key}, {"step", p.step}, {"total", p.total_steps}, {"rate", number(p.steps_per_second)}}
+           .dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void PipeReporter::case_finished(const CaseReport& r) {
   json summary = json::array();
   for (const auto& v : r.summary) summary.push_back({v.group, v.name, number(v.value)});
-  json j{{"event", "finished"},       {"status", to_string(r.status)}, {"message", r.message},
+  json j{{"event", "finished"},       {"key", r.c->key}, {"status", to_string(r.status)}, {"message", r.message},
          {"summary", summary},        {"started_at", r.started_at},   {"finished_at", r.finished_at},
          {"wall_seconds", r.wall_seconds}};
   if (r.stopped_step) j["stopped_step"] = *r.stopped_step;
@@ -119,10 +130,10 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
   reporter.run_started(request.info);
 
   std::vector<CaseReport> reports;
-  std::vector<const Case*> queue;
+  std::vector<const Case*> to_run;
   for (const Case& c : cases) {
     if (request.skip_case_keys.count(c.key) == 0) {
-      queue.push_back(&c);
+      to_run.push_back(&c);
       continue;
     }
     auto done = request.completed.find(c.key);
@@ -131,6 +142,7 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
     report.c = &c;
     reports.push_back(std::move(report));
   }
+  const std::vector<std::vector<const Case*>> queue = plan_units(request, to_run, static_cast<std::size_t>(jobs));
   std::size_t next = 0;
   std::vector<Worker> running;
   bool stop_sent = false;
@@ -140,18 +152,20 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
     const json j = json::parse(text, nullptr, false);
     if (!j.is_object()) return;  // not ours: ignore (a plugin printing to stdout)
     const std::string event = j.value("event", "");
+    const Case* c = w.find(j);
+    if (c == nullptr) return;  // a key this worker was not given: not ours
     if (event == "started") {
-      w.started = true;
-      reporter.case_started(*w.c);
+      w.started.insert(c);
+      reporter.case_started(*c);
     } else if (event == "metrics") {
       std::vector<MetricSample> samples;
       for (const auto& row : j["samples"]) samples.push_back({row[0].get<std::int64_t>(), row[1].get<std::string>(), number(row[2])});
-      reporter.metrics(*w.c, samples);
+      reporter.metrics(*c, samples);
     } else if (event == "progress") {
-      reporter.progress({w.c, j["step"].get<std::int64_t>(), j["total"].get<std::int64_t>(), number(j["rate"])});
+      reporter.progress({c, j["step"].get<std::int64_t>(), j["total"].get<std::int64_t>(), number(j["rate"])});
     } else if (event == "finished") {
       CaseReport r;
-      r.c = w.c;
+      r.c = c;
       r.status = case_status_from(j["status"].get<std::string>());
       r.message = j["message"].get<std::string>();
       if (j.contains("stopped_step")) r.stopped_step = j["stopped_step"].get<std::int64_t>();
@@ -159,7 +173,7 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
       r.started_at = j["started_at"].get<std::string>();
       r.finished_at = j["finished_at"].get<std::string>();
       r.wall_seconds = j["wall_seconds"].get<double>();
-      w.finished = true;
+      w.finished.insert(c);
       reporter.case_finished(r);
       if (r.status == CaseStatus::failed) status = CaseStatus::failed;
       reports.push_back(std::move(r));
@@ -172,7 +186,7 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
       stop_sent = true;
     }
     while (!stop.load() && running.size() < static_cast<std::size_t>(jobs) && next < queue.size())
-      running.push_back(spawn(worker_command, *queue[next++]));
+      running.push_back(spawn(worker_command, queue[next++]));
     if (running.empty()) break;
     std::vector<pollfd> fds;
     for (const Worker& w : running) fds.push_back({w.fd, POLLIN, 0});
@@ -195,10 +209,11 @@ RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases,
       close(w.fd);
       int wstatus = 0;
       waitpid(w.pid, &wstatus, 0);
-      if (!w.finished) {
-        if (!w.started) reporter.case_started(*w.c);
+      for (const Case* c : w.cases) {
+        if (w.finished.count(c) != 0) continue;
+        if (w.started.count(c) == 0) reporter.case_started(*c);
         CaseReport r;
-        r.c = w.c;
+        r.c = c;
         r.status = stop.load() ? CaseStatus::killed : CaseStatus::failed;
         r.message = WIFSIGNALED(wstatus) ? "worker process killed by signal " + std::to_string(WTERMSIG(wstatus))
                                          : "worker process exited with status " + std::to_string(WEXITSTATUS(wstatus)) +

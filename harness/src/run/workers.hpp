@@ -1,6 +1,7 @@
-// `harness run --jobs N`: N cases at once, each in a worker process of its own (the harness
-// binary itself, run with --worker-case KEY), so every case runs exactly as it would alone: its own
-// thread settings, global RNG and LibTorch state. A worker writes its events as JSON lines on
+// `harness run --jobs N`: N units at once (a case, or an ensemble's members: plan_units), each in a
+// worker process of its own (the harness binary itself, run with one --worker-case KEY per case), so
+// every unit runs exactly as it would in a --jobs 1 run: its own thread settings, global RNG and
+// LibTorch state. A worker writes its events as JSON lines on
 // stdout; the parent is the only writer of the database and the console, and forwards each event to
 // its reporters.
 #pragma once
@@ -33,9 +34,10 @@ class PipeReporter : public Reporter {
   std::FILE* out_;
 };
 
-// The parent's side: runs `cases` (those not skipped) in at most `jobs` workers, each started as
-// `worker_command` + {"--worker-case", key}, forwarding their events to `reporter`. A worker that
-// dies without reporting its case (a crash, a kill) leaves that case failed with the reason. On a
+// The parent's side: runs `cases` (those not skipped) in at most `jobs` workers, one per unit, each
+// started as `worker_command` + {"--worker-case", key, "--worker-config-hash", hash} per case,
+// forwarding their events (each names its case) to `reporter`. A worker that dies without reporting
+// a case (a crash, a kill) leaves that case failed with the reason. On a
 // stop request no new worker starts and the running ones are asked to stop (SIGTERM).
 RunEnd run_suite_in_workers(RunRequest& request, const std::vector<Case>& cases, Reporter& reporter, int jobs,
                             const std::vector<std::string>& worker_command);

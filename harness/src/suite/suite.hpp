@@ -71,6 +71,7 @@ struct Suite {
   std::uint64_t seed = 0;
   std::int64_t repeats = 1;
   std::int64_t threads = 0;  // the suite's thread count (0: all cores); --threads overrides
+  std::string ensemble = "auto";  // "auto" or "off" (how cases run, like threads: not in resolved_text); --ensemble overrides
   Params task_params;
   PluginUse encoder;
   std::vector<PluginUse> datasets;

@@ -591,10 +591,10 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
 
   Layers head{{&require_table(root, "suite", "suite")}};
   if (const toml::table* o = profile_part(profile, "suite", profile_name)) {
-    allow_keys(Layers{{o}}, {"seed", "repeats", "threads"}, "[profiles." + profile_name + ".suite]");
+    allow_keys(Layers{{o}}, {"seed", "repeats", "threads", "ensemble"}, "[profiles." + profile_name + ".suite]");
     head.tables.push_back(o);
   }
-  allow_keys(head, {"name", "task", "description", "seed", "repeats", "threads", "evidence"}, "[suite]");
+  allow_keys(head, {"name", "task", "description", "seed", "repeats", "threads", "ensemble", "evidence"}, "[suite]");
   suite.name = get_string(head, "name", "[suite]");
   suite.task = get_string(head, "task", "[suite]");
   suite.description = get_string(head, "description", "[suite]", std::string());
@@ -603,6 +603,9 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
   repeats_set_in_suite_ = head.get("repeats") != nullptr;
   suite.threads = get_int(head, "threads", "[suite]", 0, 0);
+  suite.ensemble = get_string(head, "ensemble", "[suite]", std::string("auto"));
+  if (suite.ensemble != "auto" && suite.ensemble != "off")
+    fail_at(head.get("ensemble"), "'ensemble' in [suite] must be \"auto\" or \"off\", got \"" + suite.ensemble + "\"");
   if (const toml::node* e = head.get("evidence")) {
     // The claims of `harness claims` these results bear on.
     static const std::set<std::string> kEvidence = {"stability", "batch_size", "mi_estimation"};

@@ -1,6 +1,7 @@
 // The `mi` task: train a critic per objective on a sampler with known MI (the Gaussian / cubic
 // staircase) and record the estimate at every step; per level, the mean, bias, variance and MSE
 // over the last `window` steps.
+#include "optim/stacked_adam.hpp"
 #include "stats/intervals.hpp"
 #include "stats/window_stats.hpp"
 #include "tasks/critic_penalty.hpp"
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <iomanip>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -113,125 +115,100 @@ class MiTask : public Task {
 
   bool computes_critic_penalty() const override { return true; }
   CaseOutcome run(CaseRun& r) const override;
+  std::string ensemble_key(const Case& c, const PluginRegistry& registry) const override;
+  void run_ensemble(std::vector<CaseRun>& members, const MemberFinished& finished) const override;
   std::vector<ResultTable> tables(const Suite& suite,
                                   const std::vector<CaseReport>& cases) const override;
 };
 
-CaseOutcome MiTask::run(CaseRun& r) const {
-  const Params& tp = *r.c.task_params;
-  const std::int64_t n = tp.get_int("batch_size");
-  const std::int64_t window = tp.get_int("window");
+// One case's records: its per-step samples (written every kFlushEvery steps), the series its
+// summaries come from, and its outcome. The same for a case trained alone and an ensemble member.
+class MiCaseRecord {
+ public:
+  MiCaseRecord(CaseRun& r, const Dataset& dataset, std::int64_t total)
+      : r_(r), dataset_(dataset), total_(total), limits_(*r.c.task_params) {
+    estimates_.reserve(static_cast<std::size_t>(total));
+  }
 
-  torch::manual_seed(r.c.seed);  // critic initialisation
-  auto dataset = r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params);
-  const DatasetSpec spec = dataset->spec();
-  auto critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
-  auto objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
-  torch::nn::Module& module = critic->module();
-  module.to(r.device);
-  module.train();
-  torch::optim::Adam optimizer(module.parameters(),
-                               torch::optim::AdamOptions(tp.get_double("learning_rate")));
-  // Data come from their own CPU generator, so they are the same on every device.
-  at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
-  const torch::Tensor off_diagonal = off_diagonal_mask(n, r.device);
-  const double penalty_weight = objective->critic_gradient_penalty();
-
-  const std::int64_t total = spec.stream_steps;
-  std::vector<double> estimates, losses, grad_norms;
-  const DivergenceLimits limits(tp);
-  estimates.reserve(total);
-  std::vector<MetricSample> pending;
-  std::map<std::string, double> last_diagnostics;
-  auto flush = [&] {
-    if (!pending.empty()) r.events.metrics(r.c, pending);
-    pending.clear();
-  };
-
-  CaseOutcome outcome;
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto last_progress = start - std::chrono::seconds(1);
-  for (std::int64_t step = 0; step < total; ++step) {
-    if (r.stop_requested.load()) {
-      outcome.status = CaseStatus::killed;
-      outcome.message = "interrupted at step " + std::to_string(step);
-      outcome.stopped_step = step;
-      break;
-    }
-    const Batch batch = dataset->sample(step, n, generator);
-    const torch::Tensor x = batch.x.to(r.device).requires_grad_(penalty_weight > 0);
-    const torch::Tensor y = batch.y.to(r.device).requires_grad_(penalty_weight > 0);
-    const torch::Tensor scores = critic->score_matrix(x, y);
-    if (scores.dim() != 2 || scores.size(0) != n || scores.size(1) != n)
-      throw std::runtime_error("encoder '" + r.c.encoder->label + "' returned scores of shape " +
-                               c10::str(scores.sizes()) + ", expected [" + std::to_string(n) +
-                               ", " + std::to_string(n) + "]");
-    const ViewPairScores pairs = split_paired_scores(scores, off_diagonal);
-    const ObjectiveResult result = objective->evaluate(pairs.pos, pairs.neg);
-
-    const double loss = result.loss.item<double>();
-    const double mi = result.mi.item<double>();
-    const double truth = dataset->true_mi(step);
-    pending.push_back({step, "mi", mi});
-    pending.push_back({step, "true_mi", truth});
-    pending.push_back({step, "loss", loss});
-    std::map<std::string, double> diagnostics;
+  // A step's objective values; "" or why the case diverges on its loss or estimate. The diverging
+  // step's values are recorded (they are the evidence); the summaries keep the last finite ones.
+  std::string begin_step(std::int64_t step, const ObjectiveResult& result) {
+    loss_ = result.loss.item<double>();
+    mi_ = result.mi.item<double>();
+    pending_.push_back({step, "mi", mi_});
+    pending_.push_back({step, "true_mi", dataset_.true_mi(step)});
+    pending_.push_back({step, "loss", loss_});
+    diagnostics_.clear();
     for (const auto& [name, value] : result.diagnostics) {
       const double v = value.item<double>();
-      pending.push_back({step, diagnostic_metric_name(name), v});
-      diagnostics[name] = v;
+      pending_.push_back({step, diagnostic_metric_name(name), v});
+      diagnostics_[name] = v;
     }
-    // The diverging step's values are recorded (they are the evidence); the case's summaries
-    // keep the last finite ones, from the steps that completed.
-    torch::Tensor training_loss = result.loss;
-    if (penalty_weight > 0) {  // the objective's loss is recorded; the penalty is added for training
-      const torch::Tensor penalty = critic_gradient_penalty(scores, x, y);
-      pending.push_back({step, "gradient_penalty", penalty.item<double>()});
-      training_loss = training_loss + penalty_weight * penalty;
-    }
-    std::string diverged = limits.check_loss(loss, mi);
-    double grad_norm = NAN;
-    if (diverged.empty()) {
-      optimizer.zero_grad();
-      training_loss.backward();
-      grad_norm = gradient_norm(module.parameters());
-      pending.push_back({step, "grad_norm", grad_norm});
-      diverged = limits.check_gradient(grad_norm);
-    }
-    if (!diverged.empty()) {
-      outcome.status = CaseStatus::diverged;
-      outcome.message = diverged + " at step " + std::to_string(step);
-      outcome.stopped_step = step;
-      break;
-    }
-    optimizer.step();
-    estimates.push_back(mi);
-    losses.push_back(loss);
-    grad_norms.push_back(grad_norm);
-    for (const auto& [name, v] : diagnostics) last_diagnostics[name] = v;
-
-    if ((step + 1) % kFlushEvery == 0) flush();
-    const auto now = clock::now();
-    if (now - last_progress > std::chrono::milliseconds(500) || step + 1 == total) {
-      const double seconds = std::chrono::duration<double>(now - start).count();
-      r.events.progress({&r.c, step + 1, total, seconds > 0 ? (step + 1) / seconds : 0.0});
-      last_progress = now;
-    }
+    return limits_.check_loss(loss_, mi_);
   }
+  void record(std::int64_t step, const char* name, double value) { pending_.push_back({step, name, value}); }
+  // The step's gradient norm; "" or why the case diverges on it.
+  std::string gradient(std::int64_t step, double grad_norm) {
+    grad_norm_ = grad_norm;
+    pending_.push_back({step, "grad_norm", grad_norm});
+    return limits_.check_gradient(grad_norm);
+  }
+  // The step completed (the optimiser stepped).
+  void end_step(std::int64_t step) {
+    estimates_.push_back(mi_);
+    losses_.push_back(loss_);
+    grad_norms_.push_back(grad_norm_);
+    for (const auto& [name, v] : diagnostics_) last_diagnostics_[name] = v;
+    if ((step + 1) % kFlushEvery == 0) flush();
+  }
+  void stop(CaseStatus status, const std::string& why, std::int64_t step) {
+    outcome_.status = status;
+    outcome_.message = why + " at step " + std::to_string(step);
+    outcome_.stopped_step = step;
+  }
+  void progress(std::int64_t steps_done, double seconds) {
+    r_.events.progress({&r_.c, steps_done, total_, seconds > 0 ? steps_done / seconds : 0.0});
+  }
+  // Flushes the samples and computes the summaries; `seconds`: the case's time (an ensemble
+  // member's share of the ensemble's).
+  CaseOutcome finish(double seconds);
+
+ private:
+  void flush() {
+    if (!pending_.empty()) r_.events.metrics(r_.c, pending_);
+    pending_.clear();
+  }
+
+  CaseRun& r_;
+  const Dataset& dataset_;
+  const std::int64_t total_;
+  const DivergenceLimits limits_;
+  std::vector<MetricSample> pending_;
+  std::vector<double> estimates_, losses_, grad_norms_;
+  std::map<std::string, double> diagnostics_, last_diagnostics_;
+  double loss_ = NAN, mi_ = NAN, grad_norm_ = NAN;
+  CaseOutcome outcome_;
+};
+
+CaseOutcome MiCaseRecord::finish(double seconds) {
   flush();
-  const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+  const Params& tp = *r_.c.task_params;
+  const std::int64_t window = tp.get_int("window");
+  const std::int64_t total = total_;
+  const Dataset& dataset = dataset_;
+  const std::vector<double>& estimates = estimates_;
+  CaseOutcome outcome = std::move(outcome_);
 
   // Per level: the contiguous run of steps with one true MI; the window is its last K steps.
   // A level the case did not complete gets no statistics.
   std::int64_t begin = 0;
   for (std::int64_t step = 1; step <= total; ++step) {
-    if (step < total && same_level(dataset->true_mi(step), dataset->true_mi(begin))) continue;
+    if (step < total && same_level(dataset.true_mi(step), dataset.true_mi(begin))) continue;
     const std::int64_t end = step;
     if (end <= static_cast<std::int64_t>(estimates.size())) {
       const std::int64_t k = std::min(window, end - begin);
       const std::vector<double> tail(estimates.begin() + (end - k), estimates.begin() + end);
-      const double truth = dataset->true_mi(begin);
+      const double truth = dataset.true_mi(begin);
       const WindowStats s = window_stats(tail, truth);
       const std::string scope = level_scope(truth);
       outcome.summary.insert(outcome.summary.end(),
@@ -256,13 +233,13 @@ CaseOutcome MiTask::run(CaseRun& r) const {
   const bool complete = static_cast<std::int64_t>(estimates.size()) == total && levels > 0;
   outcome.summary.push_back({"", "mean_abs_bias", complete ? abs_bias / static_cast<double>(levels) : NAN});
   outcome.summary.push_back({"", "mean_variance", complete ? variance / static_cast<double>(levels) : NAN});
-  add_stability_summary(outcome.summary, losses, estimates, grad_norms,
+  add_stability_summary(outcome.summary, losses_, estimates, grad_norms_,
                         static_cast<std::size_t>(tp.get_int("stability_window")),
                         outcome.status == CaseStatus::diverged ? outcome.stopped_step : std::nullopt);
   // Diagnostics at the last step (e.g. "mi_ceiling", an estimator's upper bound). A diagnostic
   // named like one of the task's own summaries or per-step metrics is kept under "objective_<name>",
   // as its samples are.
-  for (const auto& [name, value] : last_diagnostics) {
+  for (const auto& [name, value] : last_diagnostics_) {
     const bool taken = std::any_of(outcome.summary.begin(), outcome.summary.end(),
                                    [&](const SummaryValue& v) { return v.group.empty() && v.name == name; }) ||
                        name == "steps" || name == "final_loss" || name == "steps_per_second" ||
@@ -270,9 +247,251 @@ CaseOutcome MiTask::run(CaseRun& r) const {
     outcome.summary.push_back({"", taken ? "objective_" + name : name, value});
   }
   outcome.summary.push_back({"", "steps", static_cast<double>(estimates.size())});
-  outcome.summary.push_back({"", "final_loss", losses.empty() ? NAN : losses.back()});
+  outcome.summary.push_back({"", "final_loss", losses_.empty() ? NAN : losses_.back()});
   outcome.summary.push_back({"", "steps_per_second", seconds > 0 ? estimates.size() / seconds : 0.0});
   return outcome;
+}
+
+void check_score_shape(const torch::Tensor& scores, std::vector<std::int64_t> expected, const std::string& encoder) {
+  if (scores.sizes() != torch::IntArrayRef(expected))
+    throw std::runtime_error("encoder '" + encoder + "' returned scores of shape " + c10::str(scores.sizes()) +
+                             ", expected " + c10::str(torch::IntArrayRef(expected)));
+}
+
+CaseOutcome MiTask::run(CaseRun& r) const {
+  const Params& tp = *r.c.task_params;
+  const std::int64_t n = tp.get_int("batch_size");
+
+  torch::manual_seed(r.c.seed);  // critic initialisation
+  auto dataset = r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params);
+  const DatasetSpec spec = dataset->spec();
+  auto critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
+  auto objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
+  torch::nn::Module& module = critic->module();
+  module.to(r.device);
+  module.train();
+  torch::optim::Adam optimizer(module.parameters(),
+                               torch::optim::AdamOptions(tp.get_double("learning_rate")));
+  // Data come from their own CPU generator, so they are the same on every device.
+  at::Generator generator = at::detail::createCPUGenerator(derive_seed(r.c.seed, "data"));
+  const torch::Tensor off_diagonal = off_diagonal_mask(n, r.device);
+  const double penalty_weight = objective->critic_gradient_penalty();
+
+  const std::int64_t total = spec.stream_steps;
+  MiCaseRecord record(r, *dataset, total);
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto last_progress = start - std::chrono::seconds(1);
+  for (std::int64_t step = 0; step < total; ++step) {
+    if (r.stop_requested.load()) {
+      record.stop(CaseStatus::killed, "interrupted", step);
+      break;
+    }
+    const Batch batch = dataset->sample(step, n, generator);
+    const torch::Tensor x = batch.x.to(r.device).requires_grad_(penalty_weight > 0);
+    const torch::Tensor y = batch.y.to(r.device).requires_grad_(penalty_weight > 0);
+    const torch::Tensor scores = critic->score_matrix(x, y);
+    check_score_shape(scores, {n, n}, r.c.encoder->label);
+    const ViewPairScores pairs = split_paired_scores(scores, off_diagonal);
+    const ObjectiveResult result = objective->evaluate(pairs.pos, pairs.neg);
+    std::string diverged = record.begin_step(step, result);
+    torch::Tensor training_loss = result.loss;
+    if (penalty_weight > 0) {  // the objective's loss is recorded; the penalty is added for training
+      const torch::Tensor penalty = critic_gradient_penalty(scores, x, y);
+      record.record(step, "gradient_penalty", penalty.item<double>());
+      training_loss = training_loss + penalty_weight * penalty;
+    }
+    if (diverged.empty()) {
+      optimizer.zero_grad();
+      training_loss.backward();
+      diverged = record.gradient(step, gradient_norm(module.parameters()));
+    }
+    if (!diverged.empty()) {
+      record.stop(CaseStatus::diverged, diverged, step);
+      break;
+    }
+    optimizer.step();
+    record.end_step(step);
+    const auto now = clock::now();
+    if (now - last_progress > std::chrono::milliseconds(500) || step + 1 == total) {
+      record.progress(step + 1, std::chrono::duration<double>(now - start).count());
+      last_progress = now;
+    }
+  }
+  return record.finish(std::chrono::duration<double>(clock::now() - start).count());
+}
+
+// Cases train together when their critics have one shape (same encoder entry and input shapes),
+// their batches one size, and their objectives need no input-gradient penalty (computed per
+// critic). Learning rates, seeds, datasets, objectives and windows may differ.
+std::string MiTask::ensemble_key(const Case& c, const PluginRegistry& registry) const {
+  if (c.objective == nullptr || (c.encoder->plugin->capabilities & kScoresPairsStacked) == 0) return "";
+  if (registry.make_objective(*c.objective->plugin, c.objective->params)->critic_gradient_penalty() > 0) return "";
+  const DatasetSpec spec = registry.make_dataset(*c.dataset->plugin, c.dataset->params)->spec();
+  std::ostringstream key;
+  key << "encoder=" << c.encoder->label << " " << c.encoder->plugin->path.string() << " " << params_json(c.encoder->params)
+      << " x=" << c10::str(torch::IntArrayRef(spec.input.x_shape)) << " y=" << c10::str(torch::IntArrayRef(spec.input.y_shape))
+      << " batch_size=" << c.task_params->get_int("batch_size");
+  return key.str();
+}
+
+void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& finished) const {
+  RPCBENCH_CHECK(!runs.empty(), "an empty ensemble");
+  const torch::Device device = runs.front().device;
+  const std::int64_t n = runs.front().c.task_params->get_int("batch_size");
+  struct Member {
+    std::size_t index;  // in runs
+    std::shared_ptr<Dataset> dataset;
+    std::shared_ptr<Encoder> critic;
+    std::shared_ptr<Objective> objective;
+    at::Generator generator;
+    std::int64_t total = 0;
+    std::unique_ptr<MiCaseRecord> record;
+  };
+  std::vector<Member> members;
+  std::vector<std::vector<torch::Tensor>> per_member_params;
+  std::vector<double> learning_rates;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    CaseRun& r = runs[i];
+    RPCBENCH_CHECK(r.c.task_params->get_int("batch_size") == n, "ensemble members with different batch sizes");
+    // Built as run() builds a case alone, in the same order from the same seeds: member m's
+    // initial parameters are the ones it gets alone.
+    torch::manual_seed(r.c.seed);
+    Member m{i, r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params), nullptr, nullptr,
+             at::detail::createCPUGenerator(derive_seed(r.c.seed, "data")), 0, nullptr};
+    const DatasetSpec spec = m.dataset->spec();
+    m.critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
+    m.objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
+    RPCBENCH_CHECK(m.objective->critic_gradient_penalty() == 0, "an ensemble member with a critic gradient penalty");
+    m.critic->module().train();
+    m.total = spec.stream_steps;
+    m.record = std::make_unique<MiCaseRecord>(r, *m.dataset, m.total);
+    per_member_params.push_back(m.critic->module().parameters());
+    learning_rates.push_back(r.c.task_params->get_double("learning_rate"));
+    members.push_back(std::move(m));
+  }
+  std::vector<torch::Tensor> stacked;
+  for (std::size_t k = 0; k < per_member_params.front().size(); ++k) {
+    std::vector<torch::Tensor> slices;
+    for (const auto& params : per_member_params) {
+      RPCBENCH_CHECK(params.size() == per_member_params.front().size() &&
+                         params[k].sizes() == per_member_params.front()[k].sizes(),
+                     "ensemble members with differently shaped critics");
+      slices.push_back(params[k].detach());
+    }
+    stacked.push_back(torch::stack(slices).to(device).requires_grad_(true));
+  }
+  StackedAdam optimizer(std::move(stacked), learning_rates);
+  Encoder& scorer = *members.front().critic;  // its stacked_score_matrices() reads only the stacked parameters
+  const std::string& encoder_label = runs.front().c.encoder->label;
+  const torch::Tensor off_diagonal = off_diagonal_mask(n, device);
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto last_progress = start - std::chrono::seconds(1);
+  const double size = static_cast<double>(members.size());
+  auto seconds = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
+  std::vector<std::size_t> active(members.size());  // positions in `members`, in stacked order
+  std::iota(active.begin(), active.end(), 0);
+  auto leave = [&](const std::vector<bool>& leaving) {  // drops members from the stacked tensors
+    std::vector<std::int64_t> keep;
+    std::vector<std::size_t> still;
+    for (std::size_t a = 0; a < active.size(); ++a)
+      if (!leaving[a]) keep.push_back(static_cast<std::int64_t>(a)), still.push_back(active[a]);
+    if (still.size() == active.size()) return;
+    if (!still.empty()) optimizer.keep_members(keep);
+    active = std::move(still);
+  };
+  auto end_member = [&](Member& m) { finished(m.index, m.record->finish(seconds() / size)); };
+
+  for (std::int64_t step = 0; !active.empty(); ++step) {
+    if (runs.front().stop_requested.load()) {
+      for (std::size_t a : active) {
+        members[a].record->stop(CaseStatus::killed, "interrupted", step);
+        end_member(members[a]);
+      }
+      break;
+    }
+    std::vector<torch::Tensor> xs, ys;
+    for (std::size_t a : active) {
+      const Batch batch = members[a].dataset->sample(step, n, members[a].generator);
+      xs.push_back(batch.x);
+      ys.push_back(batch.y);
+    }
+    const auto count = static_cast<std::int64_t>(active.size());
+    const torch::Tensor scores = scorer.stacked_score_matrices(optimizer.params(), torch::stack(xs).to(device),
+                                                               torch::stack(ys).to(device));
+    check_score_shape(scores, {count, n, n}, encoder_label);
+    std::vector<bool> leaving(active.size(), false);
+    std::vector<torch::Tensor> training_losses;
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      Member& m = members[active[a]];
+      std::string diverged;
+      // A member whose objective throws fails alone, as it would alone (its unflushed samples and
+      // summaries are not recorded, as the runner records a case that throws).
+      std::string failure;
+      try {
+        const ViewPairScores pairs = split_paired_scores(scores[static_cast<std::int64_t>(a)], off_diagonal);
+        const ObjectiveResult result = m.objective->evaluate(pairs.pos, pairs.neg);
+        diverged = m.record->begin_step(step, result);
+        if (diverged.empty()) training_losses.push_back(result.loss);
+      } catch (const c10::Error& e) {
+        failure = e.what_without_backtrace();
+        failure = failure.substr(0, failure.find('\n'));
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        CaseOutcome failed;
+        failed.status = CaseStatus::failed;
+        failed.message = failure;
+        finished(m.index, std::move(failed));
+        m.record.reset();
+        leaving[a] = true;
+      } else if (!diverged.empty()) {
+        m.record->stop(CaseStatus::diverged, diverged, step);
+        leaving[a] = true;
+      }
+    }
+    if (!training_losses.empty()) {
+      // Members' parameters are disjoint, so the gradient of the sum is each member's own.
+      optimizer.zero_grad();
+      torch::stack(training_losses).sum().backward();
+      std::vector<torch::Tensor> squares;
+      for (const auto& p : optimizer.params()) squares.push_back(p.grad().detach().square().flatten(1).sum(1));
+      const torch::Tensor norms = torch::stack(squares).sum(0).sqrt().to(torch::kCPU, torch::kDouble);
+      const auto* norm = norms.data_ptr<double>();
+      for (std::size_t a = 0; a < active.size(); ++a) {
+        if (leaving[a]) continue;
+        Member& m = members[active[a]];
+        const std::string diverged = m.record->gradient(step, norm[a]);
+        if (!diverged.empty()) {
+          m.record->stop(CaseStatus::diverged, diverged, step);
+          leaving[a] = true;
+        }
+      }
+    }
+    for (std::size_t a = 0; a < active.size(); ++a)
+      if (leaving[a] && members[active[a]].record) end_member(members[active[a]]);
+    leave(leaving);
+    if (active.empty()) break;
+    optimizer.step();
+    std::vector<bool> done(active.size(), false);
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      Member& m = members[active[a]];
+      m.record->end_step(step);
+      if (step + 1 == m.total) {
+        end_member(m);
+        done[a] = true;
+      }
+    }
+    const auto now = clock::now();
+    if (now - last_progress > std::chrono::milliseconds(500)) {
+      members[active.front()].record->progress(step + 1, seconds());
+      last_progress = now;
+    }
+    leave(done);
+  }
 }
 
 std::vector<ResultTable> MiTask::tables(const Suite& suite,

@@ -13,6 +13,7 @@
 #include <iomanip>
 #include <sstream>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -61,6 +62,21 @@ class Task {
   virtual bool computes_critic_penalty() const { return false; }
   // One case. Throwing is allowed: the runner records the case as failed with the message.
   virtual CaseOutcome run(CaseRun& run) const = 0;
+  // Ensembles (`harness run --ensemble auto`): cases with the same non-empty key can train together
+  // in run_ensemble, one batched network for all of them, each case with its own seed, data,
+  // objective, learning rate and records (the rows it records alone). "": the case runs alone.
+  virtual std::string ensemble_key(const Case& c, const PluginRegistry& registry) const {
+    (void)c, (void)registry;
+    return "";
+  }
+  // Trains `members` (cases of one ensemble key) together and calls finished(i, outcome) once per
+  // member as it ends, so a member that diverges is recorded while the others go on. Throwing fails
+  // the members not finished yet.
+  using MemberFinished = std::function<void(std::size_t member, CaseOutcome outcome)>;
+  virtual void run_ensemble(std::vector<CaseRun>& members, const MemberFinished& finished) const {
+    (void)members, (void)finished;
+    throw std::logic_error("task '" + name() + "' does not train ensembles");
+  }
   // A case's expected cost relative to the suite's others (--shard balances parts by it).
   virtual double case_cost(const Case& c) const {
     (void)c;

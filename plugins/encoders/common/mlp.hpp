@@ -33,6 +33,28 @@ inline torch::nn::Sequential make_mlp(const Params& params, std::int64_t in, std
   return mlp;
 }
 
+// An ensemble's pass through M copies of `mlp` (make_mlp's layout): `params` walks the members'
+// parameters stacked along dim 0, in the order of mlp->parameters() (each Linear's weight
+// [M, out, in], then its bias [M, out]); z [M, N, in] -> [M, N, out], one baddbmm per Linear.
+// Activations are the module's own: element-wise, so any leading shape.
+inline torch::Tensor stacked_mlp_forward(torch::nn::Sequential& mlp,
+                                         std::vector<torch::Tensor>::const_iterator& params, torch::Tensor z) {
+  for (auto& layer : *mlp) {
+    if (auto* linear = layer.ptr()->as<torch::nn::Linear>()) {
+      const torch::Tensor& weight = *params++;
+      if (linear->options.bias()) {
+        const torch::Tensor& bias = *params++;
+        z = torch::baddbmm(bias.unsqueeze(1), z, weight.transpose(1, 2));
+      } else {
+        z = torch::bmm(z, weight.transpose(1, 2));
+      }
+    } else {
+      z = layer.forward(z);
+    }
+  }
+  return z;
+}
+
 inline std::int64_t flat_size(const std::vector<std::int64_t>& shape) {
   return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
 }

@@ -62,6 +62,18 @@ class Concat : public rpcbench::Encoder {
     return module_->tail->forward(hidden).reshape({n, n});  // S[i, j] = f(x_j, y_i)
   }
 
+  torch::Tensor stacked_score_matrices(const std::vector<torch::Tensor>& params, const torch::Tensor& x,
+                                       const torch::Tensor& y) override {
+    // module().parameters() order: first_x weight, bias; first_y weight; the tail's.
+    const std::int64_t members = x.size(0), n = x.size(1);
+    const torch::Tensor ax = torch::baddbmm(params[1].unsqueeze(1), x.flatten(2), params[0].transpose(1, 2));
+    const torch::Tensor by = torch::bmm(y.flatten(2), params[2].transpose(1, 2));
+    const torch::Tensor pre = by.unsqueeze(2) + ax.unsqueeze(1);  // [m, i, j, H]
+    const torch::Tensor hidden = module_->activation.forward(pre.reshape({members, n * n, -1}));
+    auto next = params.cbegin() + 3;
+    return rpcbench::encoders::stacked_mlp_forward(module_->tail, next, hidden).reshape({members, n, n});
+  }
+
  private:
   std::shared_ptr<ConcatModule> module_;
 };
@@ -69,4 +81,4 @@ class Concat : public rpcbench::Encoder {
 }  // namespace
 
 RPCBENCH_ENCODER(Concat, "concat", "1.0.0", "joint critic MLP([x, y]) on all N^2 pairs", kParams,
-                 rpcbench::kScoresPairs)
+                 rpcbench::kScoresPairs | rpcbench::kScoresPairsStacked)

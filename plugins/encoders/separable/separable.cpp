@@ -41,6 +41,14 @@ class Separable : public rpcbench::Encoder {
     return torch::matmul(hy, gx.t());  // S[i, j] = h(y_i)·g(x_j)
   }
 
+  torch::Tensor stacked_score_matrices(const std::vector<torch::Tensor>& params, const torch::Tensor& x,
+                                       const torch::Tensor& y) override {
+    auto next = params.cbegin();  // g's parameters, then h's (module().parameters() order)
+    const torch::Tensor gx = rpcbench::encoders::stacked_mlp_forward(module_->g, next, x.flatten(2));
+    const torch::Tensor hy = rpcbench::encoders::stacked_mlp_forward(module_->h, next, y.flatten(2));
+    return torch::bmm(hy, gx.transpose(1, 2));  // S[m, i, j] = h_m(y_mi)·g_m(x_mj)
+  }
+
  private:
   std::shared_ptr<SeparableModule> module_;
 };
@@ -48,4 +56,4 @@ class Separable : public rpcbench::Encoder {
 }  // namespace
 
 RPCBENCH_ENCODER(Separable, "separable", "1.0.0", "separable critic g(x)·h(y) (two MLPs)", kParams,
-                 rpcbench::kScoresPairs)
+                 rpcbench::kScoresPairs | rpcbench::kScoresPairsStacked)
