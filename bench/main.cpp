@@ -3,6 +3,7 @@
 #include "bench_support.hpp"
 
 int main(int argc, char** argv) {
+  rpcbench::keep_freed_memory();  // as the harness does
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   rpcbench::bench::plugins();

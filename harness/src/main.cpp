@@ -9,6 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace rpcbench::cli;
+  rpcbench::keep_freed_memory();
   CLI::App app{"rpcbench harness: contrastive objectives and MI estimators, benchmarked reproducibly"};
   app.set_version_flag("--version", rpcbench::harness_version());
   app.require_subcommand(1);

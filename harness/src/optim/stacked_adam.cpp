@@ -12,14 +12,55 @@ StackedAdam::StackedAdam(std::vector<torch::Tensor> params, std::vector<double> 
   for (const auto& p : params_) {
     RPCBENCH_CHECK(p.dim() >= 1 && p.size(0) == members(), "stacked parameter of shape " + c10::str(p.sizes()) +
                                                                " for " + std::to_string(members()) + " members");
-    exp_avg_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
-    exp_avg_sq_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    RPCBENCH_CHECK(p.is_non_overlapping_and_dense() && p.stride(0) * p.size(0) == p.numel(),
+                   "a stacked parameter must be dense with its member dimension outermost");
+    exp_avg_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+    exp_avg_sq_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
   }
 }
 
 void StackedAdam::zero_grad() {
   for (auto& p : params_)
     if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+}
+
+namespace {
+
+// The gradient in the parameter's memory layout (autograd usually delivers it so already).
+torch::Tensor in_layout_of(const torch::Tensor& grad, const torch::Tensor& param) {
+  if (grad.strides() == param.strides()) return grad;
+  return torch::empty_like(param, torch::MemoryFormat::Preserve).copy_(grad);
+}
+
+// The members at `index` of t, in t's memory layout.
+torch::Tensor select_members(const torch::Tensor& t, const torch::Tensor& index) {
+  return torch::empty_like(t.narrow(0, 0, index.numel()), torch::MemoryFormat::Preserve).copy_(t.index_select(0, index));
+}
+
+bool fusable(const torch::Tensor& p) { return p.device().is_cpu() && p.scalar_type() == torch::kFloat; }
+
+}  // namespace
+
+std::vector<double> StackedAdam::member_grad_norms() const {
+  std::vector<double> squares(static_cast<std::size_t>(members()), 0.0);
+  for (const auto& p : params_) {
+    if (!p.grad().defined()) continue;
+    const torch::Tensor grad = in_layout_of(p.grad(), p);
+    if (!fusable(p)) {
+      const torch::Tensor sums = grad.square().reshape({members(), -1}).sum(1).to(torch::kCPU, torch::kDouble);
+      for (std::int64_t m = 0; m < members(); ++m) squares[static_cast<std::size_t>(m)] += sums[m].item<double>();
+      continue;
+    }
+    const std::int64_t per_member = p.numel() / members();
+    const float* g = grad.data_ptr<float>();
+    for (std::int64_t m = 0; m < members(); ++m) {
+      double sum = 0.0;
+      for (std::int64_t i = m * per_member; i < (m + 1) * per_member; ++i) sum += static_cast<double>(g[i]) * g[i];
+      squares[static_cast<std::size_t>(m)] += sum;
+    }
+  }
+  for (double& s : squares) s = std::sqrt(s);
+  return squares;
 }
 
 void StackedAdam::step() {
@@ -31,9 +72,8 @@ void StackedAdam::step() {
   for (std::size_t k = 0; k < params_.size(); ++k) {
     torch::Tensor& p = params_[k];
     if (!p.grad().defined()) continue;
-    const torch::Tensor grad = p.grad().contiguous();
-    const bool fused = p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous();
-    if (!fused) {
+    const torch::Tensor grad = in_layout_of(p.grad(), p);
+    if (!fusable(p)) {
       exp_avg_[k].mul_(beta1_).add_(grad, 1 - beta1_);
       exp_avg_sq_[k].mul_(beta2_).addcmul_(grad, grad, 1 - beta2_);
       const torch::Tensor denom = (exp_avg_sq_[k].sqrt() / bias_correction2_sqrt).add_(eps_);
@@ -44,12 +84,13 @@ void StackedAdam::step() {
       p.sub_(step_size * exp_avg_[k] / denom);
       continue;
     }
-    // The same arithmetic in float, member by member, one pass over memory.
+    // The same arithmetic in float, member by member, one pass over memory (parameter, gradient and
+    // moments share one dense layout, so element i of each is the same entry).
     const std::int64_t per_member = p.numel() / members();
-    float* param = p.data_ptr<float>();
-    float* m = exp_avg_[k].data_ptr<float>();
-    float* v = exp_avg_sq_[k].data_ptr<float>();
-    const float* g = grad.data_ptr<float>();
+    float* __restrict param = p.data_ptr<float>();
+    float* __restrict m = exp_avg_[k].data_ptr<float>();
+    float* __restrict v = exp_avg_sq_[k].data_ptr<float>();
+    const float* __restrict g = grad.data_ptr<float>();
     const auto b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
     const auto one_minus_b1 = static_cast<float>(1 - beta1_), one_minus_b2 = static_cast<float>(1 - beta2_);
     const auto c2 = static_cast<float>(bias_correction2_sqrt), eps = static_cast<float>(eps_);
@@ -71,11 +112,11 @@ void StackedAdam::keep_members(const std::vector<std::int64_t>& keep) {
   torch::NoGradGuard no_grad;
   for (std::size_t k = 0; k < params_.size(); ++k) {
     const torch::Tensor on_device = index.to(params_[k].device());
-    torch::Tensor kept = params_[k].index_select(0, on_device).requires_grad_(true);
-    if (params_[k].grad().defined()) kept.mutable_grad() = params_[k].grad().index_select(0, on_device);
+    torch::Tensor kept = select_members(params_[k], on_device).requires_grad_(true);
+    if (params_[k].grad().defined()) kept.mutable_grad() = select_members(in_layout_of(params_[k].grad(), params_[k]), on_device);
     params_[k] = kept;
-    exp_avg_[k] = exp_avg_[k].index_select(0, on_device);
-    exp_avg_sq_[k] = exp_avg_sq_[k].index_select(0, on_device);
+    exp_avg_[k] = select_members(exp_avg_[k], on_device);
+    exp_avg_sq_[k] = select_members(exp_avg_sq_[k], on_device);
   }
   std::vector<double> rates;
   for (std::int64_t i : keep) rates.push_back(learning_rates_.at(static_cast<std::size_t>(i)));

@@ -2,7 +2,8 @@
 // parameters: each tensor holds M members stacked along dim 0, and each member has its own learning
 // rate. On the CPU the update is one fused pass per tensor (torch::optim::Adam makes about eight
 // element-wise passes and dispatches per tensor, which is most of a small critic's step); other
-// devices get the same update from tensor ops.
+// devices get the same update from tensor ops. A parameter may have any dense layout whose member
+// dimension is outermost (the ensemble stores 2-d weights transposed in memory).
 //   m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,  p ← p − (η_member / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 #pragma once
 
@@ -20,6 +21,8 @@ class StackedAdam {
   const std::vector<torch::Tensor>& params() const { return params_; }
   std::int64_t members() const { return static_cast<std::int64_t>(learning_rates_.size()); }
   void zero_grad();
+  // Each member's gradient norm ‖g‖ over all its parameters (those with a gradient).
+  std::vector<double> member_grad_norms() const;
   void step();
   // Keeps the members at `keep` (ascending positions among the current ones) and drops the others:
   // their parameters, gradients and moments. The parameters become new leaf tensors.

@@ -1,5 +1,7 @@
 #include "run/environment.hpp"
 
+#include <malloc.h>
+
 #include "run/build_info.hpp"
 #include "util/errors.hpp"
 
@@ -195,6 +197,11 @@ std::map<std::string, std::string> collect_provenance(const torch::Device& devic
   p["command_line"] = command_line;
   p["json"] = nlohmann::json(p).dump();
   return p;
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 }  // namespace rpcbench

@@ -22,6 +22,10 @@ struct ThreadSettings {
 // tensor work. Also turns on LibTorch's deterministic algorithms.
 ThreadSettings configure_threads(int threads, int blas_threads = 0);
 
+// Keeps freed memory in the process (glibc would return every block over 128 KiB to the system and
+// page-fault it back in at the next step: a tenth of a batched critic's step). Called once at start.
+void keep_freed_memory();
+
 // git, versions, compiler, build type, CPU, host, device, threads, BLAS, command line, plus
 // "json": all of it as one JSON object.
 std::map<std::string, std::string> collect_provenance(const torch::Device& device,

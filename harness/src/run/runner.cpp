@@ -85,29 +85,35 @@ CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter) {
 std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
                                                  std::size_t parts) {
   std::vector<std::vector<const Case*>> groups;
+  std::vector<std::size_t> max_members;
   std::map<std::string, std::size_t> group_of_key;
   for (const Case* c : cases) {
-    std::string key;
+    Task::EnsembleSlot slot;
     if (request.ensemble == EnsembleMode::automatic) {
       try {
-        key = request.task->ensemble_key(*c, *request.registry);
+        slot = request.task->ensemble_slot(*c, *request.registry);
       } catch (const std::exception&) {
-        key.clear();  // a plugin that fails here fails its case alone, where the failure is recorded
+        slot = {};  // a plugin that fails here fails its case alone, where the failure is recorded
       }
     }
-    if (key.empty()) {
+    if (slot.key.empty()) {
       groups.push_back({c});
+      max_members.push_back(1);
       continue;
     }
-    auto [it, added] = group_of_key.emplace(key, groups.size());
-    if (added) groups.emplace_back();
+    auto [it, added] = group_of_key.emplace(slot.key, groups.size());
+    if (added) {
+      groups.emplace_back();
+      max_members.push_back(std::max<std::size_t>(slot.max_members, 1));
+    }
     groups[it->second].push_back(c);
   }
   std::vector<std::vector<const Case*>> units;
-  for (const auto& group : groups) {
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto& group = groups[g];
     // Near-equal parts, in order: ceil(n / max) of them, or `parts` when the group has that many.
     const std::size_t n = group.size();
-    const std::size_t count = std::max((n + kMaxEnsembleMembers - 1) / kMaxEnsembleMembers, std::min(parts, n));
+    const std::size_t count = std::max((n + max_members[g] - 1) / max_members[g], std::min(parts, n));
     std::size_t begin = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t end = begin + n / count + (i < n % count ? 1 : 0);

@@ -13,9 +13,8 @@
 namespace rpcbench {
 
 // `--ensemble`: off runs every case alone; automatic trains the cases a task can group
-// (Task::ensemble_key) together, at most kMaxEnsembleMembers at a time.
+// (Task::ensemble_slot) together.
 enum class EnsembleMode { off, automatic };
-inline constexpr std::size_t kMaxEnsembleMembers = 32;
 
 struct RunRequest {
   const Suite* suite = nullptr;
@@ -37,9 +36,10 @@ RunEnd run_suite(RunRequest& request, const std::vector<Case>& cases, Reporter& 
 CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter);
 
 // What runs at once: `cases` (suite order) in units of one case, or, with EnsembleMode::automatic,
-// the cases of one ensemble key, in order of their first case. A key's cases are split into parts of
-// at most kMaxEnsembleMembers, and into at least `parts` (--jobs) when it has that many, so that
-// every worker gets some. A member's results do not depend on which others share its ensemble.
+// the cases of one ensemble key, in order of their first case. A key's cases are split into
+// near-equal parts of at most its max_members, and into at least `parts` (--jobs) when it has that
+// many, so that every worker gets some. A member's results do not depend on which others share its
+// ensemble.
 std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
                                                  std::size_t parts = 1);
 

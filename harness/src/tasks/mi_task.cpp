@@ -115,7 +115,7 @@ class MiTask : public Task {
 
   bool computes_critic_penalty() const override { return true; }
   CaseOutcome run(CaseRun& r) const override;
-  std::string ensemble_key(const Case& c, const PluginRegistry& registry) const override;
+  EnsembleSlot ensemble_slot(const Case& c, const PluginRegistry& registry) const override;
   void run_ensemble(std::vector<CaseRun>& members, const MemberFinished& finished) const override;
   std::vector<ResultTable> tables(const Suite& suite,
                                   const std::vector<CaseReport>& cases) const override;
@@ -323,16 +323,25 @@ CaseOutcome MiTask::run(CaseRun& r) const {
 
 // Cases train together when their critics have one shape (same encoder entry and input shapes),
 // their batches one size, and their objectives need no input-gradient penalty (computed per
-// critic). Learning rates, seeds, datasets, objectives and windows may differ.
-std::string MiTask::ensemble_key(const Case& c, const PluginRegistry& registry) const {
-  if (c.objective == nullptr || (c.encoder->plugin->capabilities & kScoresPairsStacked) == 0) return "";
-  if (registry.make_objective(*c.objective->plugin, c.objective->params)->critic_gradient_penalty() > 0) return "";
+// critic). Learning rates, seeds, datasets, objectives and windows may differ. Members per
+// ensemble: as many as keep parameters, gradients and Adam's moments (16 bytes a parameter) within
+// kEnsembleBytes, at most kMaxEnsembleMembers: beyond that a step leaves the cache and gets slower
+// per member (bench: BM_MiEnsemble, best at 4 members of the 256×2 critic, 16 of the 64×2).
+constexpr std::size_t kEnsembleBytes = std::size_t{10} << 20;
+constexpr std::size_t kMaxEnsembleMembers = 16;
+
+Task::EnsembleSlot MiTask::ensemble_slot(const Case& c, const PluginRegistry& registry) const {
+  if (c.objective == nullptr || (c.encoder->plugin->capabilities & kScoresPairsStacked) == 0) return {};
+  if (registry.make_objective(*c.objective->plugin, c.objective->params)->critic_gradient_penalty() > 0) return {};
   const DatasetSpec spec = registry.make_dataset(*c.dataset->plugin, c.dataset->params)->spec();
+  std::size_t parameters = 0;
+  for (const auto& p : registry.make_encoder(*c.encoder->plugin, c.encoder->params, spec.input)->module().parameters())
+    parameters += static_cast<std::size_t>(p.numel());
   std::ostringstream key;
   key << "encoder=" << c.encoder->label << " " << c.encoder->plugin->path.string() << " " << params_json(c.encoder->params)
       << " x=" << c10::str(torch::IntArrayRef(spec.input.x_shape)) << " y=" << c10::str(torch::IntArrayRef(spec.input.y_shape))
       << " batch_size=" << c.task_params->get_int("batch_size");
-  return key.str();
+  return {key.str(), std::clamp<std::size_t>(kEnsembleBytes / std::max<std::size_t>(16 * parameters, 1), 1, kMaxEnsembleMembers)};
 }
 
 void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& finished) const {
@@ -379,7 +388,11 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
                      "ensemble members with differently shaped critics");
       slices.push_back(params[k].detach());
     }
-    stacked.push_back(torch::stack(slices).to(device).requires_grad_(true));
+    torch::Tensor p = torch::stack(slices).to(device);
+    // A weight W [out, in] is read as Wᵀ by x·Wᵀ: stored transposed, the batched matmul reads it
+    // contiguously and autograd hands back its gradient in that layout (no copy per step).
+    if (p.dim() == 3) p = p.transpose(1, 2).contiguous().transpose(1, 2);
+    stacked.push_back(p.requires_grad_(true));
   }
   StackedAdam optimizer(std::move(stacked), learning_rates);
   Encoder& scorer = *members.front().critic;  // its stacked_score_matrices() reads only the stacked parameters
@@ -422,6 +435,10 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     const torch::Tensor scores = scorer.stacked_score_matrices(optimizer.params(), torch::stack(xs).to(device),
                                                                torch::stack(ys).to(device));
     check_score_shape(scores, {count, n, n}, encoder_label);
+    // One split and one unbind for all members: each member's gradient flows back through one
+    // stacking node (a select per member would zero-fill an [M, N, N] gradient per member).
+    const ViewPairScores stacked_pairs = split_paired_scores(scores, off_diagonal);
+    const std::vector<torch::Tensor> member_pos = stacked_pairs.pos.unbind(0), member_neg = stacked_pairs.neg.unbind(0);
     std::vector<bool> leaving(active.size(), false);
     std::vector<torch::Tensor> training_losses;
     for (std::size_t a = 0; a < active.size(); ++a) {
@@ -431,8 +448,7 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
       // summaries are not recorded, as the runner records a case that throws).
       std::string failure;
       try {
-        const ViewPairScores pairs = split_paired_scores(scores[static_cast<std::int64_t>(a)], off_diagonal);
-        const ObjectiveResult result = m.objective->evaluate(pairs.pos, pairs.neg);
+        const ObjectiveResult result = m.objective->evaluate(member_pos[a], member_neg[a]);
         diverged = m.record->begin_step(step, result);
         if (diverged.empty()) training_losses.push_back(result.loss);
       } catch (const c10::Error& e) {
@@ -457,10 +473,7 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
       // Members' parameters are disjoint, so the gradient of the sum is each member's own.
       optimizer.zero_grad();
       torch::stack(training_losses).sum().backward();
-      std::vector<torch::Tensor> squares;
-      for (const auto& p : optimizer.params()) squares.push_back(p.grad().detach().square().flatten(1).sum(1));
-      const torch::Tensor norms = torch::stack(squares).sum(0).sqrt().to(torch::kCPU, torch::kDouble);
-      const auto* norm = norms.data_ptr<double>();
+      const std::vector<double> norm = optimizer.member_grad_norms();
       for (std::size_t a = 0; a < active.size(); ++a) {
         if (leaving[a]) continue;
         Member& m = members[active[a]];

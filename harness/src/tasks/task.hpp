@@ -64,10 +64,15 @@ class Task {
   virtual CaseOutcome run(CaseRun& run) const = 0;
   // Ensembles (`harness run --ensemble auto`): cases with the same non-empty key can train together
   // in run_ensemble, one batched network for all of them, each case with its own seed, data,
-  // objective, learning rate and records (the rows it records alone). "": the case runs alone.
-  virtual std::string ensemble_key(const Case& c, const PluginRegistry& registry) const {
+  // objective, learning rate and records (the rows it records alone), at most max_members at once.
+  // key "": the case runs alone.
+  struct EnsembleSlot {
+    std::string key;
+    std::size_t max_members = 1;
+  };
+  virtual EnsembleSlot ensemble_slot(const Case& c, const PluginRegistry& registry) const {
     (void)c, (void)registry;
-    return "";
+    return {};
   }
   // Trains `members` (cases of one ensemble key) together and calls finished(i, outcome) once per
   // member as it ends, so a member that diverges is recorded while the others go on. Throwing fails

@@ -31,8 +31,9 @@ torch::Tensor off_diagonal_mask(std::int64_t n, const torch::Device& device) {
 }
 
 ViewPairScores split_paired_scores(const torch::Tensor& scores, const torch::Tensor& off_diagonal) {
-  const std::int64_t n = scores.size(0);
-  return {scores.diagonal(), scores.masked_select(off_diagonal).view({n, n - 1})};
+  std::vector<std::int64_t> neg_shape = scores.sizes().vec();  // [..., N, N − 1]
+  neg_shape.back() -= 1;
+  return {scores.diagonal(0, -2, -1), scores.masked_select(off_diagonal).view(neg_shape)};
 }
 
 double pair_top1(const ViewPairScores& s) {

@@ -23,7 +23,8 @@ ViewPairScores split_view_scores(const torch::Tensor& scores);
 // The MI task's layout: scores [N, N], scores[i][j] = f(x_j, y_i). Anchor i's positive is its own
 // pair (the diagonal), its negatives the rest of row i in column order: pos [N], neg [N, N − 1].
 ViewPairScores split_paired_scores(const torch::Tensor& scores);
-// The same with the N×N off-diagonal mask made once by the caller (the MI task's step loop).
+// The same with the N×N off-diagonal mask made once by the caller (the MI task's step loop). Also
+// for an ensemble's stacked scores [M, N, N]: pos [M, N], neg [M, N, N − 1].
 ViewPairScores split_paired_scores(const torch::Tensor& scores, const torch::Tensor& off_diagonal);
 torch::Tensor off_diagonal_mask(std::int64_t n, const torch::Device& device);
 
