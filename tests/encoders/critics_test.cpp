@@ -1,4 +1,5 @@
 // Critic encoders: shapes, and the concat critic's N² evaluation against a naive one.
+#include "optim/stacked_adam.hpp"
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
@@ -145,6 +146,40 @@ TEST(Critics, RefuseDatasetsWithoutPairsAndBadActivations) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("swish2"), std::string::npos);
+  }
+}
+
+// Ensembles: slice m of stacked_score_matrices is member m's own score matrix on its own batch, and
+// the gradient reaching slice m of each stacked parameter is the one member m's parameters get alone.
+TEST(Critics, StackedScoresAndGradientsAreEachMembersOwn) {
+  auto concat_params = kSmall;
+  concat_params.erase("embed");
+  for (const auto& [name, params] : std::vector<std::pair<std::string, std::map<std::string, ParamValue>>>{
+           {"separable", kSmall}, {"concat", concat_params}}) {
+    SCOPED_TRACE(name);
+    const PluginDescriptor* d = real_plugins().find(PluginKind::encoder, name);
+    ASSERT_NE(d->capabilities & kScoresPairsStacked, 0u);
+    std::vector<std::shared_ptr<Encoder>> members;
+    std::vector<std::vector<torch::Tensor>> member_params;
+    for (int m = 0; m < 3; ++m) {
+      torch::manual_seed(50 + m);
+      members.push_back(make(name, params));
+      member_params.push_back(members.back()->module().parameters());
+    }
+    const auto stacked = stack_member_parameters(member_params, torch::kCPU);
+    torch::manual_seed(7);
+    const torch::Tensor x = torch::randn({3, 6, 20}), y = torch::randn({3, 6, 20}), weights = torch::randn({3, 6, 6});
+    const torch::Tensor scores = members[0]->stacked_score_matrices(stacked, x, y);
+    ASSERT_EQ(scores.sizes(), (std::vector<std::int64_t>{3, 6, 6}));
+    (scores * weights).sum().backward();
+    for (int m = 0; m < 3; ++m) {
+      const torch::Tensor own = members[m]->score_matrix(x[m], y[m]);
+      EXPECT_TRUE(torch::allclose(scores[m], own, 1e-5, 1e-6)) << "member " << m;
+      (own * weights[m]).sum().backward();
+      for (std::size_t k = 0; k < stacked.size(); ++k)
+        EXPECT_TRUE(torch::allclose(stacked[k].grad()[m], member_params[m][k].grad(), 1e-5, 1e-6))
+            << "member " << m << " parameter " << k;
+    }
   }
 }
 

@@ -123,4 +123,22 @@ void StackedAdam::keep_members(const std::vector<std::int64_t>& keep) {
   learning_rates_ = std::move(rates);
 }
 
+std::vector<torch::Tensor> stack_member_parameters(const std::vector<std::vector<torch::Tensor>>& members,
+                                                   const torch::Device& device) {
+  RPCBENCH_CHECK(!members.empty(), "no members to stack");
+  std::vector<torch::Tensor> stacked;
+  for (std::size_t k = 0; k < members.front().size(); ++k) {
+    std::vector<torch::Tensor> slices;
+    for (const auto& params : members) {
+      RPCBENCH_CHECK(params.size() == members.front().size() && params[k].sizes() == members.front()[k].sizes(),
+                     "ensemble members with differently shaped parameters");
+      slices.push_back(params[k].detach());
+    }
+    torch::Tensor p = torch::stack(slices).to(device);
+    if (p.dim() == 3) p = p.transpose(1, 2).contiguous().transpose(1, 2);
+    stacked.push_back(p.requires_grad_(true));
+  }
+  return stacked;
+}
+
 }  // namespace rpcbench

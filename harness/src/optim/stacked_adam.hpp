@@ -35,4 +35,11 @@ class StackedAdam {
   std::int64_t step_ = 0;
 };
 
+// Each member's parameters (one order for all, e.g. module().parameters()) stacked along a new
+// dim 0 as leaf tensors on `device`: slice m of tensor k is member m's k-th parameter. A weight
+// [out, in] is stored transposed in memory, so that x·Wᵀ in a batched matmul reads it contiguously
+// and autograd hands back its gradient in that layout (no copy per step).
+std::vector<torch::Tensor> stack_member_parameters(const std::vector<std::vector<torch::Tensor>>& members,
+                                                   const torch::Device& device);
+
 }  // namespace rpcbench

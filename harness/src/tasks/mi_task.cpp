@@ -379,22 +379,7 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     learning_rates.push_back(r.c.task_params->get_double("learning_rate"));
     members.push_back(std::move(m));
   }
-  std::vector<torch::Tensor> stacked;
-  for (std::size_t k = 0; k < per_member_params.front().size(); ++k) {
-    std::vector<torch::Tensor> slices;
-    for (const auto& params : per_member_params) {
-      RPCBENCH_CHECK(params.size() == per_member_params.front().size() &&
-                         params[k].sizes() == per_member_params.front()[k].sizes(),
-                     "ensemble members with differently shaped critics");
-      slices.push_back(params[k].detach());
-    }
-    torch::Tensor p = torch::stack(slices).to(device);
-    // A weight W [out, in] is read as Wᵀ by x·Wᵀ: stored transposed, the batched matmul reads it
-    // contiguously and autograd hands back its gradient in that layout (no copy per step).
-    if (p.dim() == 3) p = p.transpose(1, 2).contiguous().transpose(1, 2);
-    stacked.push_back(p.requires_grad_(true));
-  }
-  StackedAdam optimizer(std::move(stacked), learning_rates);
+  StackedAdam optimizer(stack_member_parameters(per_member_params, device), learning_rates);
   Encoder& scorer = *members.front().critic;  // its stacked_score_matrices() reads only the stacked parameters
   const std::string& encoder_label = runs.front().c.encoder->label;
   const torch::Tensor off_diagonal = off_diagonal_mask(n, device);
