@@ -215,7 +215,7 @@ TEST_F(Interrupted, SigtermKeepsSamplesAndMarksTheCaseKilled) {
 TEST_F(Interrupted, ResumingARunThatIsStillRunningIsRefused) {
   const std::string path = suite();
   const std::string pid = start(path);
-  const auto second = run_command(harness() + " run " + path + " --resume --quiet --db " + db.string());
+  const auto second = run_command(harness() + " run " + path + " --resume --ensemble off --quiet --db " + db.string());
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_NE(second.output.find("still running under pid " + pid), std::string::npos) << second.output;
   ASSERT_EQ(stop(pid, "TERM"), 0);
@@ -259,7 +259,7 @@ TEST_F(Interrupted, SigkilledRunIsMarkedAndResumeFinishesOnlyWhatIsMissing) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'running'"), 1);  // no one could mark it
   EXPECT_GT(count(db, "SELECT count(*) FROM samples"), 0);                         // its samples are there
 
-  const auto resumed = run_command(harness() + " run " + path + " --resume --quiet --db " + db.string());
+  const auto resumed = run_command(harness() + " run " + path + " --resume --ensemble off --quiet --db " + db.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming run 1"), std::string::npos) << resumed.output;
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);

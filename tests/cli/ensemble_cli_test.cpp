@@ -122,10 +122,11 @@ TEST(CliEnsemble, BadValuesAreRefusedBeforeAnyWork) {
   EXPECT_FALSE(std::filesystem::exists(db));
 }
 
-TEST(CliEnsemble, SigtermStopsEveryMemberAtOneStepAndKeepsTheirSamples) {
+// And --resume finishes them, in the mode the run was started in.
+TEST(CliEnsemble, SigtermStopsEveryMemberAtOneStepAndResumeFinishesThem) {
   test::TempDir dir;
   const auto db = dir.path() / "r.db";
-  const std::string suite = dir.write("long.toml", test::tiny_mi_suite("long", "[1.0]", 400000,
+  const std::string suite = dir.write("long.toml", test::tiny_mi_suite("long", "[1.0]", 20000,
                                                                        "[[objectives]]\nplugin = \"infonce\"\n"
                                                                        "[[objectives]]\nplugin = \"dv\"\n"
                                                                        "[[objectives]]\nplugin = \"nwj\"\n"))
@@ -150,6 +151,16 @@ TEST(CliEnsemble, SigtermStopsEveryMemberAtOneStepAndKeepsTheirSamples) {
   EXPECT_EQ(count(db, "SELECT count(DISTINCT stopped_step) FROM cases"), 1);  // one ensemble, one step
   EXPECT_EQ(count(db, "SELECT count(DISTINCT case_id) FROM samples"), 3);
   EXPECT_EQ(count(db, "SELECT count(*) FROM samples s JOIN cases c USING (case_id) WHERE s.step >= c.stopped_step"), 0);
+
+  const auto other_mode = run_command(harness() + " run " + suite + " --resume --ensemble off --quiet --db " + db.string());
+  EXPECT_EQ(other_mode.exit_code, 2) << other_mode.output;
+  EXPECT_NE(other_mode.output.find("was started with --ensemble auto"), std::string::npos) << other_mode.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed'"), 3);  // the refusal wrote nothing
+  const auto resumed = run_command(harness() + " run " + suite + " --resume --quiet --db " + db.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'finished'"), 3);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM samples WHERE name = 'mi'"), 3 * 20000);  // one per step: the killed attempt's replaced
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ TEST(Database, AbandonedRunIsMarkedKilledAndResumeRerunsOnlyIncompleteCases) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed'"), 1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 1);  // its data is kept
 
-  const auto point = prepare_resume(db, run.suite);
+  const auto point = prepare_resume(db, run.suite, "off");
   ASSERT_TRUE(point.has_value());
   EXPECT_EQ(point->completed_case_keys, std::set<std::string>{"case0"});
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);
@@ -146,14 +146,14 @@ TEST(Database, ResumeRefusesARunWhoseProcessIsAlive) {
   db.exec(std::string("UPDATE runs SET host = '") + host + "'");
   mark_abandoned_runs(db);
   try {
-    prepare_resume(db, run.suite);
+    prepare_resume(db, run.suite, "off");
     FAIL() << "a live run was taken over";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(getpid())), std::string::npos) << e.what();
   }
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);  // nothing was deleted
   db.exec("UPDATE runs SET host = 'elsewhere'");
-  EXPECT_THROW(prepare_resume(db, run.suite), InputError);  // cannot tell: refused too
+  EXPECT_THROW(prepare_resume(db, run.suite, "off"), InputError);  // cannot tell: refused too
 }
 
 TEST(Database, CaseIdsAreNeverReused) {
@@ -168,7 +168,7 @@ TEST(Database, CaseIdsAreNeverReused) {
     db.exec("UPDATE runs SET status = 'killed'");
   }
   const std::int64_t old_id = count(db, "SELECT max(case_id) FROM cases");
-  const auto point = prepare_resume(db, run.suite);  // deletes both unfinished cases
+  const auto point = prepare_resume(db, run.suite, "off");  // deletes both unfinished cases
   ASSERT_TRUE(point.has_value());
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 0);
   SqliteReporter resumed(db, point->run_id);

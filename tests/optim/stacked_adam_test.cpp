@@ -118,5 +118,49 @@ TEST(StackedAdam, GradientNormsArePerMember) {
   EXPECT_DOUBLE_EQ(norms[1], 5.0);   // √(1 + 4 + 4 + 16)
 }
 
+// The tensor-op update (other devices and types; here float64 on the CPU) is the same Adam.
+TEST(StackedAdam, TheTensorPathFollowsTorchAdamToo) {
+  std::vector<std::vector<torch::Tensor>> members;
+  for (int m = 0; m < 2; ++m) {
+    torch::manual_seed(200 + m);
+    members.push_back({torch::randn({3, 2}, torch::kDouble), torch::randn({3}, torch::kDouble)});
+  }
+  const std::vector<double> rates = {3e-3, 1e-2};
+  StackedAdam stacked(stack_member_parameters(members, torch::kCPU), rates);
+  std::vector<std::vector<torch::Tensor>> alone;
+  std::vector<std::unique_ptr<torch::optim::Adam>> adams;
+  for (int m = 0; m < 2; ++m) {
+    alone.push_back({members[m][0].clone().requires_grad_(), members[m][1].clone().requires_grad_()});
+    adams.push_back(std::make_unique<torch::optim::Adam>(alone[m], torch::optim::AdamOptions(rates[m])));
+  }
+  for (int t = 0; t < 4; ++t) {
+    stacked.zero_grad();
+    for (int k = 0; k < 2; ++k) {
+      std::vector<torch::Tensor> grads;
+      for (int m = 0; m < 2; ++m) grads.push_back(gradient_for(m, k, t, members[m][k].sizes()).to(torch::kDouble));
+      stacked.params()[k].mutable_grad() = torch::stack(grads);
+      for (int m = 0; m < 2; ++m) alone[m][k].mutable_grad() = grads[m];
+    }
+    const std::vector<double> norms = stacked.member_grad_norms();
+    for (int m = 0; m < 2; ++m)
+      EXPECT_NEAR(norms[m], std::sqrt(alone[m][0].grad().square().sum().item<double>() + alone[m][1].grad().square().sum().item<double>()), 1e-12);
+    stacked.step();
+    for (auto& adam : adams) adam->step();
+  }
+  for (int m = 0; m < 2; ++m)
+    for (int k = 0; k < 2; ++k) EXPECT_TRUE(torch::allclose(stacked.params()[k][m], alone[m][k], 1e-12, 1e-14)) << m << " " << k;
+}
+
+// Denormal gradients and moments count as zero in the fused pass (they would slow every later step
+// a hundredfold): a parameter whose only gradient is denormal does not move. Without the flush it
+// would move by η·1e-39/ε ≈ 1e-34, a normal float.
+TEST(StackedAdam, DenormalValuesAreFlushedToZero) {
+  StackedAdam adam({torch::zeros({1, 4}).requires_grad_()}, {0.01});
+  adam.params()[0].mutable_grad() = torch::full({1, 4}, 1e-39f);
+  ASSERT_NE(adam.params()[0].grad()[0][0].item<float>(), 0.0f);  // the gradient is a denormal, not 0
+  adam.step();
+  EXPECT_TRUE(torch::equal(adam.params()[0], torch::zeros({1, 4}))) << adam.params()[0];
+}
+
 }  // namespace
 }  // namespace rpcbench

@@ -9,12 +9,15 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <regex>
 
 namespace rpcbench {
 namespace {
 
-// Learning rates and objectives differ between members; one member diverges at call 25, one throws.
-const char* kSuite = R"toml([suite]
+// Learning rates, objectives and stream lengths differ between members; one member diverges on a
+// NaN loss at call 25, one on its gradient norm, one throws, one draws from the global generator.
+std::string suite_text(const std::string& encoder) {
+  return R"toml([suite]
 name = "ensemble-mi"
 task = "mi"
 seed = 5
@@ -24,15 +27,20 @@ batch_size = 16
 window = 8
 
 [encoder]
-plugin = "separable"
-hidden = 32
-embed = 8
+)toml" + encoder + R"toml(
 
 [[datasets]]
 plugin = "gaussian_staircase"
 dim = 4
 mi_levels = [1.0, 2.0]
 steps_per_level = 20
+
+[[datasets]]
+plugin = "gaussian_staircase"
+label = "longer"
+dim = 4
+mi_levels = [1.0, 2.0]
+steps_per_level = 30
 
 [[objectives]]
 plugin = "fixture_nan"
@@ -43,6 +51,18 @@ nan_at_call = 25
 plugin = "fixture_nan"
 label = "throws"
 throw_at_call = 7
+
+[[objectives]]
+plugin = "fixture_nan"
+label = "noisy"
+global_noise = true
+
+[[objectives]]
+plugin = "fixture_explodes"
+label = "gradient_explodes"
+part = "gradient"
+growth = 10.0
+task = { diverge_grad_norm_above = 1e4 }
 
 [[objectives]]
 plugin = "infonce"
@@ -56,6 +76,10 @@ plugin = "rpc"
 [sweep]
 learning_rate = [1e-3, 5e-3]
 )toml";
+}
+
+const std::string kSeparable = "plugin = \"separable\"\nhidden = 32\nembed = 8";
+const std::string kConcat = "plugin = \"concat\"\nhidden = 32\nlayers = 2";
 
 struct Recorded {
   std::map<std::tuple<std::string, std::string, std::int64_t>, double> samples;  // key, name, step
@@ -112,7 +136,7 @@ bool same_or_both_nan(double a, double b) { return a == b || (std::isnan(a) && s
 class MiEnsemble : public ::testing::Test {
  protected:
   test::TempDir dir;
-  std::filesystem::path suite = dir.write("ensemble.toml", kSuite);
+  std::filesystem::path suite = dir.write("ensemble.toml", suite_text(kSeparable));
 };
 
 TEST_F(MiEnsemble, TheRunnerGroupsTheSuitesCasesIntoOneEnsemble) {
@@ -126,69 +150,81 @@ TEST_F(MiEnsemble, TheRunnerGroupsTheSuitesCasesIntoOneEnsemble) {
   request.task = tasks.find("mi");
   request.registry = &test::real_plugins();
   request.ensemble = EnsembleMode::automatic;
+  ASSERT_EQ(all.size(), 28u);
   const auto units = plan_units(request, all);
-  ASSERT_EQ(units.size(), 1u);  // 10 small critics of one shape: one ensemble
-  EXPECT_EQ(units[0], all);
+  ASSERT_EQ(units.size(), 2u);  // 28 small critics of one shape: two ensembles of 14 (at most 16 each)
+  EXPECT_EQ(units[0].size(), 14u);
+  std::vector<const Case*> in_order = units[0];
+  in_order.insert(in_order.end(), units[1].begin(), units[1].end());
+  EXPECT_EQ(in_order, all);
   EXPECT_EQ(plan_units(request, all, 3).size(), 3u);  // --jobs 3: every worker gets a part
   request.ensemble = EnsembleMode::off;
   EXPECT_EQ(plan_units(request, all).size(), all.size());
 }
 
 // Same rows; each member's first steps equal its separate run's within float rounding (so the same
-// initial parameters from its seed and the same data stream), its statistics within a tolerance.
+// initial parameters from its seed, the same data stream and the same global random stream), its
+// statistics within a tolerance. For both critics that train as ensembles.
 TEST_F(MiEnsemble, EveryMemberRecordsWhatItsSeparateRunRecords) {
-  const Recorded alone = run_cases(dir.path() / "off.db", suite, EnsembleMode::off);
-  const Recorded together = run_cases(dir.path() / "auto.db", suite, EnsembleMode::automatic);
-  EXPECT_EQ(alone.status, together.status);
-  EXPECT_EQ(alone.stopped, together.stopped);
-  EXPECT_EQ(alone.message, together.message);
-  EXPECT_EQ(keys(alone.samples), keys(together.samples));
-  EXPECT_EQ(keys(alone.summaries), keys(together.summaries));
-  ASSERT_EQ(alone.status.size(), 10u);
-  EXPECT_EQ(together.status.at("dataset=gaussian_staircase/objective=diverges/learning_rate=0.001/repeat=0"), "diverged");
-  EXPECT_EQ(together.stopped.at("dataset=gaussian_staircase/objective=diverges/learning_rate=0.001/repeat=0"), 25);
-  EXPECT_EQ(together.status.at("dataset=gaussian_staircase/objective=throws/learning_rate=0.005/repeat=0"), "failed");
-  EXPECT_EQ(together.message.at("dataset=gaussian_staircase/objective=throws/learning_rate=0.005/repeat=0"),
-            "fixture throws at call 7");
-  std::size_t compared = 0;
-  for (const auto& [key, value] : alone.samples) {
-    const auto& [name, step] = std::pair(std::get<1>(key), std::get<2>(key));
-    const double other = together.samples.at(key);
-    if (name == "true_mi") {
-      EXPECT_EQ(value, other);
+  for (const auto& [name, encoder] : {std::pair("separable", kSeparable), std::pair("concat", kConcat)}) {
+    SCOPED_TRACE(name);
+    const auto path = dir.write(std::string(name) + ".toml", suite_text(encoder));
+    const Recorded alone = run_cases(dir.path() / (std::string(name) + "-off.db"), path, EnsembleMode::off);
+    const Recorded together = run_cases(dir.path() / (std::string(name) + "-auto.db"), path, EnsembleMode::automatic);
+    EXPECT_EQ(alone.status, together.status);
+    EXPECT_EQ(alone.stopped, together.stopped);
+    EXPECT_EQ(keys(alone.samples), keys(together.samples));
+    EXPECT_EQ(keys(alone.summaries), keys(together.summaries));
+    ASSERT_EQ(alone.status.size(), 28u);
+    for (const auto& [key, message] : alone.message)  // the same, up to the rounding of a gradient norm it quotes
+      EXPECT_EQ(std::regex_replace(message, std::regex("[0-9.]+e\\+[0-9]+"), "N"),
+                std::regex_replace(together.message.at(key), std::regex("[0-9.]+e\\+[0-9]+"), "N"));
+    const std::string lr = "/learning_rate=0.001/repeat=0";
+    EXPECT_EQ(together.status.at("dataset=gaussian_staircase/objective=diverges" + lr), "diverged");
+    EXPECT_EQ(together.stopped.at("dataset=gaussian_staircase/objective=diverges" + lr), 25);
+    EXPECT_EQ(together.status.at("dataset=longer/objective=gradient_explodes" + lr), "diverged");
+    EXPECT_NE(together.message.at("dataset=longer/objective=gradient_explodes" + lr).find("gradient norm"), std::string::npos);
+    EXPECT_EQ(together.status.at("dataset=gaussian_staircase/objective=throws" + lr), "failed");
+    EXPECT_EQ(together.message.at("dataset=gaussian_staircase/objective=throws" + lr), "fixture throws at call 7");
+    EXPECT_EQ(together.summaries.at({"dataset=longer/objective=rpc" + lr, "", "steps"}), 60);  // it outlived the 40-step members
+    std::size_t compared = 0;
+    for (const auto& [key, value] : alone.samples) {
+      const auto& [name, step] = std::pair(std::get<1>(key), std::get<2>(key));
+      const double other = together.samples.at(key);
+      // (An exploding gradient multiplies rounding differences by 10 a step: its stopping step above.)
+      if (step < 3 && std::get<0>(key).find("objective=gradient_explodes") == std::string::npos) {
+        EXPECT_NEAR(other, value, 1e-5 * std::max(1.0, std::abs(value))) << std::get<0>(key) << " " << name << " @" << step;
+        ++compared;
+      }
     }
-    if (step < 3 && name != "true_mi") {  // (true_mi: compared exactly above)
-      EXPECT_NEAR(other, value, 1e-5 * std::max(1.0, std::abs(value))) << std::get<0>(key) << " " << name << " @" << step;
-      ++compared;
-    }
-  }
-  EXPECT_GT(compared, 50u);
-  for (const auto& [key, value] : alone.summaries) {
-    const std::string& name = std::get<2>(key);
-    if (name == "steps_per_second") continue;  // timing
-    const double other = together.summaries.at(key);
-    if (name == "mean" || name == "steps" || name == "true_mi") {
-      EXPECT_TRUE(std::abs(other - value) <= 0.02 + 0.02 * std::abs(value) || same_or_both_nan(other, value))
-          << std::get<0>(key) << " " << std::get<1>(key) << " " << name << ": " << value << " alone, " << other << " together";
+    EXPECT_GT(compared, 200u);
+    for (const auto& [key, value] : alone.summaries) {
+      const std::string& summary = std::get<2>(key);
+      const double other = together.summaries.at(key);
+      if (summary == "mean" || summary == "bias" || summary == "final_loss" || summary == "steps" || summary == "true_mi") {
+        EXPECT_TRUE(std::abs(other - value) <= 0.02 + 0.02 * std::abs(value) || same_or_both_nan(other, value))
+            << std::get<0>(key) << " " << std::get<1>(key) << " " << summary << ": " << value << " alone, " << other << " together";
+      }
     }
   }
 }
 
 // Bit for bit: a member's records do not depend on which other members share its ensemble, so a
-// member that diverges (NaN loss) or throws takes nothing from the others.
+// member that diverges (a NaN loss, an exploding gradient), throws or draws random numbers takes
+// nothing from the others.
 TEST_F(MiEnsemble, AMemberThatDivergesOrThrowsLeavesTheOthersBitForBit) {
   const Recorded with = run_cases(dir.path() / "with.db", suite, EnsembleMode::automatic);
   const Recorded without =
       run_cases(dir.path() / "without.db", suite, EnsembleMode::automatic, {"infonce", "nwj", "rpc"});
-  ASSERT_EQ(without.status.size(), 6u);
+  ASSERT_EQ(without.status.size(), 12u);
   std::size_t compared = 0;
   for (const auto& [key, value] : without.samples) {
     ASSERT_TRUE(same_or_both_nan(with.samples.at(key), value)) << std::get<0>(key) << " " << std::get<1>(key) << " @" << std::get<2>(key);
     ++compared;
   }
-  EXPECT_GE(compared, 6u * 40u * 4u);  // mi, true_mi, loss and grad_norm of 6 cases × 40 steps, and diagnostics
+  EXPECT_GE(compared, 12u * 40u * 4u);  // mi, true_mi, loss and grad_norm of 12 cases × 40 or 60 steps, and diagnostics
   for (const auto& [key, value] : without.summaries)
-    if (std::get<2>(key) != "steps_per_second") {
+    if (std::get<2>(key) != "steps_per_second") {  // (timing)
       EXPECT_TRUE(same_or_both_nan(with.summaries.at(key), value)) << std::get<0>(key);
     }
 }

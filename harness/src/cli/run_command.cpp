@@ -191,7 +191,7 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
 
   std::optional<std::int64_t> resume_id;
   if (args.resume) {
-    if (auto point = prepare_resume(db, suite)) {
+    if (auto point = prepare_resume(db, suite, args.ensemble.empty() ? suite.ensemble : args.ensemble)) {
       resume_id = point->run_id;
       request.skip_case_keys = std::move(point->completed_case_keys);
       request.completed = std::move(point->completed);

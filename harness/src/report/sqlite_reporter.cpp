@@ -167,10 +167,10 @@ void mark_abandoned_runs(Database& db) {
   t.commit();
 }
 
-std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
+std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::string& ensemble) {
   auto s = db.prepare(
-      "SELECT run_id, status, host, pid FROM runs WHERE resolved_hash = ?1 AND status != 'finished' "
-      "ORDER BY run_id DESC LIMIT 1");
+      "SELECT run_id, status, host, pid, coalesce(json_extract(provenance, '$.ensemble'), 'off') FROM runs "
+      "WHERE resolved_hash = ?1 AND status != 'finished' ORDER BY run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   if (!s.step()) return std::nullopt;
   ResumePoint point{s.column_int(0), {}, {}};
@@ -184,6 +184,10 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite) {
     throw InputError("--resume: run " + id + " is marked running by pid " + pid + " on host '" + host +
                      "', which this host cannot check; resume it there");
   }
+  // Ensembles and single cases differ in float rounding: one run's cases come from one mode.
+  if (s.column_text(4) != ensemble)
+    throw InputError("--resume: run " + std::to_string(point.run_id) + " was started with --ensemble " + s.column_text(4) +
+                     "; resume it with --ensemble " + s.column_text(4) + " (or start a new run without --resume)");
   Transaction t(db);
   auto done = db.prepare(
       "SELECT case_id, case_key, status, message, stopped_step, wall_seconds, started_at, finished_at FROM cases "

@@ -155,10 +155,11 @@ std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Ca
                               request.checkpoint_dir, request.resuming});
     member_case.push_back(i);
   }
-  // A member's wall time is its share of the ensemble's: the time until it ended over the members.
-  const double members_at_start = static_cast<double>(std::max<std::size_t>(members.size(), 1));
+  // A member's wall time is its share of the ensemble's (CaseOutcome::seconds); a member the task
+  // did not report gets the time until the ensemble ended over the members.
   auto elapsed_share = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / members_at_start;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+           static_cast<double>(std::max<std::size_t>(members.size(), 1));
   };
   std::string failure;
   try {
@@ -168,7 +169,7 @@ std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Ca
         RPCBENCH_CHECK(!done[i], "ensemble member '" + unit[i]->key + "' finished twice");
         reports[i].stopped_step = outcome.stopped_step;
         reports[i].summary = std::move(outcome.summary);
-        reports[i].wall_seconds = elapsed_share();
+        reports[i].wall_seconds = outcome.seconds.value_or(elapsed_share());
         finish(i, outcome.status, std::move(outcome.message));
       });
   } catch (const c10::Error& e) {

@@ -38,8 +38,8 @@ CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter);
 // What runs at once: `cases` (suite order) in units of one case, or, with EnsembleMode::automatic,
 // the cases of one ensemble key, in order of their first case. A key's cases are split into
 // near-equal parts of at most its max_members, and into at least `parts` (--jobs) when it has that
-// many, so that every worker gets some. A member's results do not depend on which others share its
-// ensemble.
+// many, so that every worker gets some. A member's results (its timing aside) do not depend on which
+// others share its ensemble.
 std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
                                                  std::size_t parts = 1);
 

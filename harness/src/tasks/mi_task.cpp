@@ -18,6 +18,7 @@
 #include <cmath>
 #include <iomanip>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -346,6 +347,8 @@ Task::EnsembleSlot MiTask::ensemble_slot(const Case& c, const PluginRegistry& re
 
 void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& finished) const {
   RPCBENCH_CHECK(!runs.empty(), "an empty ensemble");
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
   const torch::Device device = runs.front().device;
   const std::int64_t n = runs.front().c.task_params->get_int("batch_size");
   struct Member {
@@ -354,9 +357,12 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     std::shared_ptr<Encoder> critic;
     std::shared_ptr<Objective> objective;
     at::Generator generator;
+    torch::Tensor global_rng;  // the global CPU generator's state as this member alone would have it
     std::int64_t total = 0;
     std::unique_ptr<MiCaseRecord> record;
+    double seconds = 0.0;  // its share of the ensemble's time
   };
+  at::Generator global = at::detail::getDefaultCPUGenerator();
   std::vector<Member> members;
   std::vector<std::vector<torch::Tensor>> per_member_params;
   std::vector<double> learning_rates;
@@ -365,13 +371,17 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     RPCBENCH_CHECK(r.c.task_params->get_int("batch_size") == n, "ensemble members with different batch sizes");
     // Built as run() builds a case alone, in the same order from the same seeds: member m's
     // initial parameters are the ones it gets alone.
-    torch::manual_seed(r.c.seed);
+    torch::manual_seed(r.c.seed);  // the member's critic initialisation
     Member m{i, r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params), nullptr, nullptr,
-             at::detail::createCPUGenerator(derive_seed(r.c.seed, "data")), 0, nullptr};
+             at::detail::createCPUGenerator(derive_seed(r.c.seed, "data")), {}, 0, nullptr};
     const DatasetSpec spec = m.dataset->spec();
     m.critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
     m.objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
     RPCBENCH_CHECK(m.objective->critic_gradient_penalty() == 0, "an ensemble member with a critic gradient penalty");
+    {
+      std::lock_guard<std::mutex> lock(global.mutex());
+      m.global_rng = global.get_state();  // an objective that draws from it sees its own stream
+    }
     m.critic->module().train();
     m.total = spec.stream_steps;
     m.record = std::make_unique<MiCaseRecord>(r, *m.dataset, m.total);
@@ -384,13 +394,18 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
   const std::string& encoder_label = runs.front().c.encoder->label;
   const torch::Tensor off_diagonal = off_diagonal_mask(n, device);
 
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto last_progress = start - std::chrono::seconds(1);
-  const double size = static_cast<double>(members.size());
-  auto seconds = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
   std::vector<std::size_t> active(members.size());  // positions in `members`, in stacked order
   std::iota(active.begin(), active.end(), 0);
+  // Each member's time is its share: every interval split among the members active in it.
+  auto last_tick = start;
+  auto tick = [&] {
+    const auto now = clock::now();
+    const double each = std::chrono::duration<double>(now - last_tick).count() / static_cast<double>(active.size());
+    for (std::size_t a : active) members[a].seconds += each;
+    last_tick = now;
+  };
+  tick();
+  auto last_progress = start - std::chrono::seconds(1);
   auto leave = [&](const std::vector<bool>& leaving) {  // drops members from the stacked tensors
     std::vector<std::int64_t> keep;
     std::vector<std::size_t> still;
@@ -400,10 +415,32 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     if (!still.empty()) optimizer.keep_members(keep);
     active = std::move(still);
   };
-  auto end_member = [&](Member& m) { finished(m.index, m.record->finish(seconds() / size)); };
+  auto end_member = [&](Member& m) {
+    CaseOutcome outcome = m.record->finish(m.seconds);
+    outcome.seconds = m.seconds;
+    finished(m.index, std::move(outcome));
+  };
+  // A member that throws fails alone, as it would alone: its unflushed samples and its summaries
+  // are not recorded, as the runner records a case that throws.
+  auto fail = [&](Member& m, std::string message) {
+    CaseOutcome failed;
+    failed.status = CaseStatus::failed;
+    failed.message = std::move(message);
+    failed.seconds = m.seconds;
+    finished(m.index, std::move(failed));
+    m.record.reset();
+  };
+  auto message_of = [](const std::exception& e) {
+    if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
+      const std::string what = c10_error->what_without_backtrace();
+      return what.substr(0, what.find('\n'));
+    }
+    return std::string(e.what());
+  };
 
   for (std::int64_t step = 0; !active.empty(); ++step) {
     if (runs.front().stop_requested.load()) {
+      tick();
       for (std::size_t a : active) {
         members[a].record->stop(CaseStatus::killed, "interrupted", step);
         end_member(members[a]);
@@ -411,43 +448,59 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
       break;
     }
     std::vector<torch::Tensor> xs, ys;
-    for (std::size_t a : active) {
-      const Batch batch = members[a].dataset->sample(step, n, members[a].generator);
-      xs.push_back(batch.x);
-      ys.push_back(batch.y);
+    std::vector<bool> leaving(active.size(), false);
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      try {
+        const Batch batch = members[active[a]].dataset->sample(step, n, members[active[a]].generator);
+        xs.push_back(batch.x);
+        ys.push_back(batch.y);
+      } catch (const std::exception& e) {
+        tick();
+        fail(members[active[a]], message_of(e));
+        leaving[a] = true;
+      }
     }
+    leave(leaving);
+    if (active.empty()) break;
     const auto count = static_cast<std::int64_t>(active.size());
     const torch::Tensor scores = scorer.stacked_score_matrices(optimizer.params(), torch::stack(xs).to(device),
                                                                torch::stack(ys).to(device));
     check_score_shape(scores, {count, n, n}, encoder_label);
     // One split and one unbind for all members: each member's gradient flows back through one
-    // stacking node (a select per member would zero-fill an [M, N, N] gradient per member).
+    // stacking node (a select per member would zero-fill an [M, N, N] gradient per member). Each
+    // member gets copies, which its objective may modify in place as it may alone.
     const ViewPairScores stacked_pairs = split_paired_scores(scores, off_diagonal);
     const std::vector<torch::Tensor> member_pos = stacked_pairs.pos.unbind(0), member_neg = stacked_pairs.neg.unbind(0);
-    std::vector<bool> leaving(active.size(), false);
+    leaving.assign(active.size(), false);
     std::vector<torch::Tensor> training_losses;
     for (std::size_t a = 0; a < active.size(); ++a) {
       Member& m = members[active[a]];
-      std::string diverged;
-      // A member whose objective throws fails alone, as it would alone (its unflushed samples and
-      // summaries are not recorded, as the runner records a case that throws).
-      std::string failure;
+      std::string diverged, failure;
       try {
-        const ObjectiveResult result = m.objective->evaluate(member_pos[a], member_neg[a]);
+        ObjectiveResult result;
+        {
+          std::lock_guard<std::mutex> lock(global.mutex());
+          global.set_state(m.global_rng);
+        }
+        result = m.objective->evaluate(member_pos[a].clone(), member_neg[a].clone());
+        {
+          std::lock_guard<std::mutex> lock(global.mutex());
+          m.global_rng = global.get_state();
+        }
+        // What backward() refuses for a case alone fails the member here too (the sum of the
+        // members' losses would otherwise train past it).
+        if (!result.loss.defined() || result.loss.numel() != 1)
+          throw std::runtime_error("the objective's loss is not a scalar");
+        if (!result.loss.requires_grad())
+          throw std::runtime_error("the objective's loss carries no gradient (does not require grad)");
         diverged = m.record->begin_step(step, result);
-        if (diverged.empty()) training_losses.push_back(result.loss);
-      } catch (const c10::Error& e) {
-        failure = e.what_without_backtrace();
-        failure = failure.substr(0, failure.find('\n'));
+        if (diverged.empty()) training_losses.push_back(result.loss.reshape({}));
       } catch (const std::exception& e) {
-        failure = e.what();
+        failure = message_of(e);
       }
       if (!failure.empty()) {
-        CaseOutcome failed;
-        failed.status = CaseStatus::failed;
-        failed.message = failure;
-        finished(m.index, std::move(failed));
-        m.record.reset();
+        tick();
+        fail(m, failure);
         leaving[a] = true;
       } else if (!diverged.empty()) {
         m.record->stop(CaseStatus::diverged, diverged, step);
@@ -469,23 +522,27 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
         }
       }
     }
+    tick();
     for (std::size_t a = 0; a < active.size(); ++a)
       if (leaving[a] && members[active[a]].record) end_member(members[active[a]]);
     leave(leaving);
     if (active.empty()) break;
     optimizer.step();
+    tick();
     std::vector<bool> done(active.size(), false);
     for (std::size_t a = 0; a < active.size(); ++a) {
       Member& m = members[active[a]];
       m.record->end_step(step);
       if (step + 1 == m.total) {
+        m.record->progress(step + 1, m.seconds);
         end_member(m);
         done[a] = true;
       }
     }
     const auto now = clock::now();
     if (now - last_progress > std::chrono::milliseconds(500)) {
-      members[active.front()].record->progress(step + 1, seconds());
+      for (std::size_t a = 0; a < active.size(); ++a)
+        if (!done[a]) members[active[a]].record->progress(step + 1, members[active[a]].seconds);
       last_progress = now;
     }
     leave(done);

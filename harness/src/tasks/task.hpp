@@ -37,6 +37,7 @@ struct CaseOutcome {
   std::string message;
   std::optional<std::int64_t> stopped_step;
   std::vector<SummaryValue> summary;
+  std::optional<double> seconds;  // an ensemble member's share of the ensemble's time (its wall_seconds)
 };
 
 class Task {
