@@ -169,7 +169,7 @@ void mark_abandoned_runs(Database& db) {
 
 std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::string& ensemble) {
   auto s = db.prepare(
-      "SELECT run_id, status, host, pid, coalesce(json_extract(provenance, '$.ensemble'), 'off') FROM runs "
+      "SELECT run_id, status, host, pid, coalesce(CASE WHEN json_valid(provenance) THEN json_extract(provenance, '$.ensemble') END, 'off') FROM runs "
       "WHERE resolved_hash = ?1 AND status != 'finished' ORDER BY run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   if (!s.step()) return std::nullopt;
