@@ -236,7 +236,9 @@ class Encoder {
   // `params` are the M members' parameters stacked along a new leading dimension, in the order of
   // module().parameters(); x [M, N, ...], y [M, N, ...] -> [M, N, N], where slice m is what
   // score_matrix(x[m], y[m]) gives with member m's parameters. It must not read this object's own
-  // parameters (they are one member's initial values) and must not mix members.
+  // parameters (they are one member's initial values) and must not mix members. Any strides: the
+  // harness stores a weight [M, out, in] transposed in memory, so weight.transpose(1, 2) is the
+  // contiguous operand of x·Wᵀ (plugins/encoders/common/mlp.hpp: stacked_mlp_forward).
   virtual torch::Tensor stacked_score_matrices(const std::vector<torch::Tensor>& /*params*/,
                                                const torch::Tensor& /*x*/, const torch::Tensor& /*y*/) {
     throw std::logic_error("this encoder does not implement stacked_score_matrices()");
