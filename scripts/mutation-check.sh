@@ -79,7 +79,7 @@ mutants=(
   "ensemble-negatives-of-another-member|harness/src/tasks/mi_task.cpp|m.objective->evaluate(member_pos[a].clone(), member_neg[a].clone())|m.objective->evaluate(member_pos[a].clone(), member_neg[(a + 1) % active.size()].clone())|tasks_test|MiEnsemble"
   "ensemble-separable-scores-transposed|plugins/encoders/separable/separable.cpp|return torch::bmm(hy, gx.transpose(1, 2));|return torch::bmm(gx, hy.transpose(1, 2));|encoders_test rpcbench_encoder_separable|Critics"
   "ensemble-adam-keeps-denormals|harness/src/optim/stacked_adam.cpp|const FlushDenormals flush_denormals;|(void)0;|optim_test|StackedAdam"
-  "ensemble-global-rng-shared|harness/src/tasks/mi_task.cpp|global.set_state(m.global_rng);|(void)0;|tasks_test|MiEnsemble"
+  "ensemble-global-rng-shared|harness/src/tasks/mi_task.cpp|m.global_rng.restore(global);|(void)0;|tasks_test|MiEnsemble"
   "ensemble-weights-not-transposed-in-memory|harness/src/optim/stacked_adam.cpp|if (p.dim() == 3) p = p.transpose(1, 2).contiguous().transpose(1, 2);|(void)p;|optim_test|StackedAdam"
 )
 

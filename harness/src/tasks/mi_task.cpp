@@ -345,6 +345,26 @@ Task::EnsembleSlot MiTask::ensemble_slot(const Case& c, const PluginRegistry& re
   return {key.str(), std::clamp<std::size_t>(kEnsembleBytes / std::max<std::size_t>(16 * parameters, 1), 1, kMaxEnsembleMembers)};
 }
 
+// The global CPU generator's state: its Mersenne Twister and cached normal samples. Copied directly
+// (a few kB, no allocation): Generator::get_state builds a tensor, a tenth of a small member's step.
+struct GlobalRngState {
+  at::mt19937 engine;
+  c10::optional<float> next_float_normal;
+  c10::optional<double> next_double_normal;
+  static GlobalRngState save(at::Generator& generator) {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator);
+    return {impl->engine(), impl->next_float_normal_sample(), impl->next_double_normal_sample()};
+  }
+  void restore(at::Generator& generator) const {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator);
+    impl->set_engine(engine);
+    impl->set_next_float_normal_sample(next_float_normal);
+    impl->set_next_double_normal_sample(next_double_normal);
+  }
+};
+
 void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& finished) const {
   RPCBENCH_CHECK(!runs.empty(), "an empty ensemble");
   using clock = std::chrono::steady_clock;
@@ -357,7 +377,7 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     std::shared_ptr<Encoder> critic;
     std::shared_ptr<Objective> objective;
     at::Generator generator;
-    torch::Tensor global_rng;  // the global CPU generator's state as this member alone would have it
+    GlobalRngState global_rng;  // the global CPU generator as this member alone would have it
     std::int64_t total = 0;
     std::unique_ptr<MiCaseRecord> record;
     double seconds = 0.0;  // its share of the ensemble's time
@@ -373,15 +393,12 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
     // initial parameters are the ones it gets alone.
     torch::manual_seed(r.c.seed);  // the member's critic initialisation
     Member m{i, r.registry.make_dataset(*r.c.dataset->plugin, r.c.dataset->params), nullptr, nullptr,
-             at::detail::createCPUGenerator(derive_seed(r.c.seed, "data")), {}, 0, nullptr};
+             at::detail::createCPUGenerator(derive_seed(r.c.seed, "data")), GlobalRngState{at::mt19937(), {}, {}}, 0, nullptr, 0.0};
     const DatasetSpec spec = m.dataset->spec();
     m.critic = r.registry.make_encoder(*r.c.encoder->plugin, r.c.encoder->params, spec.input);
     m.objective = r.registry.make_objective(*r.c.objective->plugin, r.c.objective->params);
     RPCBENCH_CHECK(m.objective->critic_gradient_penalty() == 0, "an ensemble member with a critic gradient penalty");
-    {
-      std::lock_guard<std::mutex> lock(global.mutex());
-      m.global_rng = global.get_state();  // an objective that draws from it sees its own stream
-    }
+    m.global_rng = GlobalRngState::save(global);  // an objective that draws from it sees its own stream
     m.critic->module().train();
     m.total = spec.stream_steps;
     m.record = std::make_unique<MiCaseRecord>(r, *m.dataset, m.total);
@@ -478,15 +495,9 @@ void MiTask::run_ensemble(std::vector<CaseRun>& runs, const MemberFinished& fini
       std::string diverged, failure;
       try {
         ObjectiveResult result;
-        {
-          std::lock_guard<std::mutex> lock(global.mutex());
-          global.set_state(m.global_rng);
-        }
+        m.global_rng.restore(global);
         result = m.objective->evaluate(member_pos[a].clone(), member_neg[a].clone());
-        {
-          std::lock_guard<std::mutex> lock(global.mutex());
-          m.global_rng = global.get_state();
-        }
+        m.global_rng = GlobalRngState::save(global);
         // What backward() refuses for a case alone fails the member here too (the sum of the
         // members' losses would otherwise train past it).
         if (!result.loss.defined() || result.loss.numel() != 1)
