@@ -127,7 +127,11 @@ TEST(Database, AbandonedRunIsMarkedKilledAndResumeRerunsOnlyIncompleteCases) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases WHERE status = 'killed'"), 1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 1);  // its data is kept
 
-  const auto point = prepare_resume(db, run.suite, "off");
+  // A run recorded without an ensemble mode ran one case at a time: refused in the other mode where
+  // cases would group (nothing touched), resumed where the mode does not matter (nullopt).
+  EXPECT_THROW(prepare_resume(db, run.suite, "auto"), InputError);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 2);
+  const auto point = prepare_resume(db, run.suite, std::nullopt);
   ASSERT_TRUE(point.has_value());
   EXPECT_EQ(point->completed_case_keys, std::set<std::string>{"case0"});
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);

@@ -91,13 +91,14 @@ struct Recorded {
 // Runs the suite's cases whose objective is in `objectives` (all when empty) as `units`: every case
 // alone (off), or planned by the runner (automatic).
 Recorded run_cases(const std::filesystem::path& db_path, const std::filesystem::path& suite_path, EnsembleMode mode,
-                   const std::set<std::string>& objectives = {}) {
+                   const std::set<std::string>& objectives = {}, const std::string& only_key = "") {
   configure_threads(1);
   TaskCatalog tasks;
   const Suite suite = load_suite(suite_path, {}, test::real_plugins(), tasks);
   std::vector<Case> cases;
   for (const Case& c : expand_cases(suite))
-    if (objectives.empty() || objectives.count(c.objective->label) != 0) cases.push_back(c);
+    if ((objectives.empty() || objectives.count(c.objective->label) != 0) && (only_key.empty() || c.key == only_key))
+      cases.push_back(c);
   for (std::size_t i = 0; i < cases.size(); ++i) cases[i].index = i;
   Database db(db_path, Database::Mode::read_write);
   SqliteReporter sqlite(db);
@@ -223,6 +224,17 @@ TEST_F(MiEnsemble, AMemberThatDivergesOrThrowsLeavesTheOthersBitForBit) {
     ++compared;
   }
   EXPECT_GE(compared, 12u * 40u * 4u);  // mi, true_mi, loss and grad_norm of 12 cases × 40 or 60 steps, and diagnostics
+  // A case alone under --ensemble auto (a unit of one, as --jobs or --resume may leave it) is an
+  // ensemble of one: the same values as in the full ensemble.
+  const std::string key = "dataset=longer/objective=rpc/learning_rate=0.005/repeat=0";
+  const Recorded single = run_cases(dir.path() / "single.db", suite, EnsembleMode::automatic, {}, key);
+  ASSERT_EQ(single.status.size(), 1u);
+  std::size_t single_compared = 0;
+  for (const auto& [k, value] : single.samples) {
+    ASSERT_TRUE(same_or_both_nan(with.samples.at(k), value)) << std::get<1>(k) << " @" << std::get<2>(k);
+    ++single_compared;
+  }
+  EXPECT_GE(single_compared, 60u * 4u);
   for (const auto& [key, value] : without.summaries)
     if (std::get<2>(key) != "steps_per_second") {  // (timing)
       EXPECT_TRUE(same_or_both_nan(with.summaries.at(key), value)) << std::get<0>(key);

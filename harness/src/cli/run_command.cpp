@@ -98,6 +98,8 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
   request.stop_requested = &install_stop_handlers();
   request.checkpoint_dir = std::filesystem::absolute(args.db).parent_path() / "checkpoints";
   request.resuming = args.resume;
+  request.ensemble = (args.ensemble.empty() ? p.suite.ensemble : args.ensemble) == "off" ? EnsembleMode::off
+                                                                                        : EnsembleMode::automatic;
   std::FILE* events = fdopen(kEventsDescriptor, "w");
   if (events == nullptr) throw InputError("--worker-case: no events descriptor (only `harness run --jobs` starts workers)");
   PipeReporter pipe(events);
@@ -131,7 +133,9 @@ int run_worker(PreparedRun& p, const RunArgs& args, const torch::Device& device,
 // threads and plugins.
 std::vector<std::string> worker_command(const PreparedRun& p, const RunArgs& args, int threads, bool resuming) {
   std::vector<std::string> command = {boost::dll::program_location().string(), "run",
-                                      std::filesystem::absolute(p.suite.path).string(), "--quiet", "--device", args.device,
+                                      std::filesystem::absolute(p.suite.path).string(), "--quiet",
+                                      "--ensemble", args.ensemble.empty() ? p.suite.ensemble : args.ensemble,
+                                      "--device", args.device,
                                       "--threads", std::to_string(threads), "--blas-threads", std::to_string(args.blas_threads),
                                       "--db", std::filesystem::absolute(args.db).string()};
   if (!args.profile.empty()) command.insert(command.end(), {"--profile", args.profile});
@@ -191,7 +195,16 @@ int execute(PreparedRun& p, const RunArgs& args, const std::string& command_line
 
   std::optional<std::int64_t> resume_id;
   if (args.resume) {
-    if (auto point = prepare_resume(db, suite, args.ensemble.empty() ? suite.ensemble : args.ensemble)) {
+    // The mode matters only where the task would group some of these cases (the mi task); a vision
+    // or speech run resumes in either.
+    RunRequest grouping = request;
+    grouping.ensemble = EnsembleMode::automatic;
+    std::vector<const Case*> all;
+    for (const Case& c : p.cases) all.push_back(&c);
+    const auto units = plan_units(grouping, all);
+    const bool groups = std::any_of(units.begin(), units.end(), [](const auto& unit) { return unit.size() > 1; });
+    if (auto point = prepare_resume(db, suite, groups ? std::optional<std::string>(args.ensemble.empty() ? suite.ensemble : args.ensemble)
+                                                      : std::nullopt)) {
       resume_id = point->run_id;
       request.skip_case_keys = std::move(point->completed_case_keys);
       request.completed = std::move(point->completed);

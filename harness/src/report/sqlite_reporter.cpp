@@ -167,7 +167,7 @@ void mark_abandoned_runs(Database& db) {
   t.commit();
 }
 
-std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::string& ensemble) {
+std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::optional<std::string>& ensemble) {
   auto s = db.prepare(
       "SELECT run_id, status, host, pid, coalesce(CASE WHEN json_valid(provenance) THEN json_extract(provenance, '$.ensemble') END, 'off') FROM runs "
       "WHERE resolved_hash = ?1 AND status != 'finished' ORDER BY run_id DESC LIMIT 1");
@@ -185,7 +185,7 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, cons
                      "', which this host cannot check; resume it there");
   }
   // Ensembles and single cases differ in float rounding: one run's cases come from one mode.
-  if (s.column_text(4) != ensemble)
+  if (ensemble && s.column_text(4) != *ensemble)
     throw InputError("--resume: run " + std::to_string(point.run_id) + " was started with --ensemble " + s.column_text(4) +
                      "; resume it with --ensemble " + s.column_text(4) + " (or start a new run without --resume)");
   Transaction t(db);

@@ -43,8 +43,9 @@ struct ResumePoint {
 };
 // The latest unfinished run of the same resolved suite; its incomplete cases are deleted so
 // they run again. nullopt when there is none.
-// `ensemble`: the mode of this run ("auto" or "off"); a run started in the other is refused.
-std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::string& ensemble);
+// `ensemble`: the mode of this run ("auto" or "off"); a run started in the other is refused (a run
+// recorded before ensembles counts as "off"). nullopt: the mode does not matter (nothing groups).
+std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::optional<std::string>& ensemble);
 
 // Whether the latest run of this resolved suite in `db` finished (a group's --resume skips it).
 bool latest_run_finished(Database& db, const Suite& suite);

@@ -125,7 +125,19 @@ std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, cons
 }
 
 std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Case*>& unit, Reporter& reporter) {
-  if (unit.size() == 1) return {run_case(request, *unit.front(), reporter)};
+  // A case the task can group trains as an ensemble even alone (an ensemble of one), so that its
+  // values are the same in any grouping (--jobs, --shard, --resume split the groups differently).
+  if (unit.size() == 1) {
+    bool groupable = false;
+    if (request.ensemble == EnsembleMode::automatic) {
+      try {
+        groupable = !request.task->ensemble_slot(*unit.front(), *request.registry).key.empty();
+      } catch (const std::exception&) {
+        groupable = false;  // run alone, where the failure is recorded
+      }
+    }
+    if (!groupable) return {run_case(request, *unit.front(), reporter)};
+  }
   static const std::atomic<bool> never{false};
   const std::atomic<bool>& stop = request.stop_requested ? *request.stop_requested : never;
   std::vector<CaseReport> reports(unit.size());

@@ -43,7 +43,8 @@ CaseReport run_case(RunRequest& request, const Case& c, Reporter& reporter);
 std::vector<std::vector<const Case*>> plan_units(const RunRequest& request, const std::vector<const Case*>& cases,
                                                  std::size_t parts = 1);
 
-// One unit: run_case for a single case, else the task's run_ensemble; one report per case, in order.
+// One unit: the task's run_ensemble (with EnsembleMode::automatic, for cases the task groups, one
+// case included), else run_case; one report per case, in order.
 std::vector<CaseReport> run_unit(RunRequest& request, const std::vector<const Case*>& unit, Reporter& reporter);
 
 // The end of a run over `reports` (every case, in suite order): the task's tables, the aggregates
