@@ -56,8 +56,11 @@ TEST(Intervals, LeastSquaresSlopeAndItsTInterval) {
   const Slope s = least_squares_slope({1, 2, 3, 4}, {2, 4, 5, 4.5});
   EXPECT_NEAR(s.slope, 0.85, 1e-12);
   EXPECT_NEAR(s.intercept, 1.75, 1e-12);
-  EXPECT_NEAR(s.ci.low, 0.85 - 4.302653 * 0.396863, 1e-5);
-  EXPECT_NEAR(s.ci.high, 0.85 + 4.302653 * 0.396863, 1e-5);
+  // Exactly: residuals −0.6, 0.55, 0.7, −0.65 (SS 1.575), se = √(1.575 / 2 / 5), and with two
+  // degrees of freedom t(0.975) = q·√(2 / (1 − q²)), q = 0.95 (the t₂ CDF is ½ + t / (2√(2 + t²))).
+  const double t2 = 0.95 * std::sqrt(2.0 / (1.0 - 0.95 * 0.95)), se = std::sqrt(1.575 / 2.0 / 5.0);
+  EXPECT_NEAR(s.ci.low, 0.85 - t2 * se, 1e-12);
+  EXPECT_NEAR(s.ci.high, 0.85 + t2 * se, 1e-12);
   EXPECT_EQ(s.n, 4u);
   // Two points: a slope but no interval; equal x: no slope.
   const Slope two = least_squares_slope({1, 2}, {1, 3});

@@ -1,6 +1,7 @@
 #include "claims/claims.hpp"
 #include "cli/commands.hpp"
 #include "report/console_reporter.hpp"
+#include "util/errors.hpp"
 #include "util/format.hpp"
 
 #include <nlohmann/json.hpp>
@@ -28,17 +29,30 @@ void add_claims(CLI::App& app, ClaimsArgs& args) {
   app.add_option("--db", args.db, "results database")->capture_default_str();
   app.add_option("--subject", args.subject, "objective label whose claims are checked")->capture_default_str();
   app.add_option("--format,-f", args.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  app.add_option("--run", args.runs, "only this run (repeatable); default: the latest complete run of each suite, profile and "
+                                     "resolved suite")
+      ->check(CLI::PositiveNumber);
   app.footer(
-      "Reads the latest finished run of every suite that declares `evidence` (stability, batch_size, mi_estimation) "
-      "and prints, per claim of the RPC paper, the metric, the subject's value and each baseline's with 95% "
-      "intervals, and a verdict per pair: supported, contradicted, or inconclusive at this budget (intervals "
-      "overlap). A claim without runs says so. Exit 0 whatever the verdicts; 2 on bad input.");
+      "Reads the runs of every suite that declares `evidence` (stability, batch_size, mi_estimation) — for each suite, "
+      "profile and resolved suite the latest by start time that finished, is not a lone shard and has no case left "
+      "running — and prints, per claim of the RPC paper, the runs used, the metric, the subject's value and each "
+      "baseline's with 95% intervals, and a verdict per pair at every grid point: supported, contradicted, or "
+      "inconclusive at this budget (intervals overlap, bias not comparable, cases lost). A pooled row per dataset "
+      "carries its grid points' verdict when they all agree and 'mixed' otherwise. A claim without runs says so. "
+      "Exit 0 whatever the verdicts; 2 on bad input.");
 }
 
 int claims_command(const ClaimsArgs& args) {
   Database db(args.db, Database::Mode::read_only);
   db.require_current_schema();
-  const std::vector<ClaimSection> sections = evaluate_claims(db, args.subject);
+  ClaimsQuery query{args.subject, {}};
+  for (long long id : args.runs) {
+    auto s = db.prepare("SELECT 1 FROM runs WHERE run_id = ?1");
+    s.bind(1, static_cast<std::int64_t>(id));
+    if (!s.step()) throw InputError("claims --run " + std::to_string(id) + ": no such run in '" + args.db + "'");
+    query.runs.push_back(id);
+  }
+  const std::vector<ClaimSection> sections = evaluate_claims(db, query);
   if (args.format == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& s : sections) {
@@ -46,8 +60,8 @@ int claims_command(const ClaimsArgs& args) {
       for (const auto& r : s.rows)
         rows.push_back({{"context", r.context}, {"metric", r.metric}, {"baseline", r.baseline},
                         {"subject_value", estimate_json(r.subject_value)}, {"baseline_value", estimate_json(r.baseline_value)},
-                        {"verdict", to_string(r.verdict)}, {"reason", r.reason}});
-      out.push_back({{"evidence", s.evidence}, {"statement", s.statement}, {"budget", s.budget},
+                        {"verdict", to_string(r.verdict)}, {"reason", r.reason}, {"pooled", r.pooled}});
+      out.push_back({{"evidence", s.evidence}, {"statement", s.statement}, {"budget", s.budget}, {"runs", s.runs},
                      {"missing", s.missing.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.missing)}, {"rows", rows}});
     }
     std::printf("%s\n", out.dump(2).c_str());
@@ -67,11 +81,17 @@ int claims_command(const ClaimsArgs& args) {
     for (const auto& r : s.rows) {
       ++count[r.verdict];
       t.rows.push_back({r.context, r.metric, r.baseline, estimate_text(r.subject_value), estimate_text(r.baseline_value),
-                        std::string(to_string(r.verdict)) + (r.reason.empty() ? "" : ": " + r.reason)});
+                        (r.pooled ? "pooled: " : "") + std::string(to_string(r.verdict)) + (r.reason.empty() ? "" : ": " + r.reason)});
     }
-    t.notes.push_back("verdicts: " + std::to_string(count[ClaimVerdict::supported]) + " supported, " +
-                      std::to_string(count[ClaimVerdict::contradicted]) + " contradicted, " +
-                      std::to_string(count[ClaimVerdict::inconclusive]) + " inconclusive");
+    std::map<ClaimVerdict, int> pooled;
+    for (const auto& r : s.rows)
+      if (r.pooled) ++pooled[r.verdict], --count[r.verdict];
+    auto counts = [](std::map<ClaimVerdict, int>& c) {
+      return std::to_string(c[ClaimVerdict::supported]) + " supported, " + std::to_string(c[ClaimVerdict::contradicted]) +
+             " contradicted, " + std::to_string(c[ClaimVerdict::inconclusive]) + " inconclusive";
+    };
+    t.notes.push_back("verdicts at single grid points: " + counts(count));
+    if (!pooled.empty()) t.notes.push_back("pooled over grid points: " + counts(pooled) + ", " + std::to_string(pooled[ClaimVerdict::mixed]) + " mixed");
     print_table(stdout, t);
   }
   return kExitOk;

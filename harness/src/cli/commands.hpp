@@ -70,6 +70,7 @@ int merge_command(const MergeArgs& args);
 
 struct ClaimsArgs {
   std::string db = kDefaultDb, subject = "rpc", format = "table";
+  std::vector<long long> runs;
 };
 void add_claims(CLI::App& app, ClaimsArgs& args);
 int claims_command(const ClaimsArgs& args);

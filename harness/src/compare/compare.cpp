@@ -31,21 +31,23 @@ bool is_sqlite(const fs::path& path) {
   return in && std::string(header, 15) == "SQLite format 3";
 }
 
-// The latest run that `spec` (a run id, a git SHA prefix, or "" for any) and `suite` select in
-// `db`; an InputError naming `what` when there is none.
+// The run that `spec` (a run id, a git SHA prefix, or "" for any) and `suite` select in `db`: the
+// one with that id, else the latest finished one by start time (run ids follow the order in which
+// databases were merged, not time); an InputError naming `what` when there is none.
 std::int64_t pick_run(Database& db, const std::string& spec, const std::string& suite, const std::string& what) {
   std::string sql = "SELECT run_id FROM runs WHERE 1";
   const bool by_id = !spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit);
   const bool by_sha = !by_id && std::regex_match(spec, std::regex("[0-9a-fA-F]{7,40}"));
   if (by_id) sql += " AND run_id = ?1";
+  else sql += " AND status = 'finished'";
   if (by_sha) sql += " AND git_sha LIKE ?1 || '%'";
   if (!suite.empty()) sql += " AND suite_name = ?2";
-  sql += " ORDER BY run_id DESC LIMIT 1";
+  sql += " ORDER BY started_at DESC, run_id DESC LIMIT 1";
   auto s = db.prepare(sql);
   if (by_id || by_sha) s.bind(1, spec);
   if (!suite.empty()) s.bind(2, suite);
   if (!s.step())
-    throw InputError(what + ": no run" + (by_id ? " with id " + spec : by_sha ? " at git " + spec : std::string()) +
+    throw InputError(what + ": no " + (by_id ? "run with id " + spec : by_sha ? "finished run at git " + spec : std::string("finished run")) +
                      (suite.empty() ? "" : " of suite '" + suite + "'") + " in '" + db.path().string() + "'");
   return s.column_int(0);
 }

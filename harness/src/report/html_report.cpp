@@ -259,9 +259,11 @@ std::string seed_plots(Database& db, std::int64_t run, const std::string& datase
   return out.str();
 }
 
-void claims_section(std::ostringstream& html, Database& db, const std::string& subject) {
-  html << "<h2>Claims (every evidence run in this database; subject: " << escape(subject) << ")</h2>\n";
-  for (const ClaimSection& s : evaluate_claims(db, subject)) {
+// The verdicts this run is evidence for (not those of the other runs in the database).
+void claims_section(std::ostringstream& html, Database& db, std::int64_t run, const std::string& subject) {
+  html << "<h2>Claims (this run's evidence; subject: " << escape(subject) << ")</h2>\n";
+  for (const ClaimSection& s : evaluate_claims(db, ClaimsQuery{subject, {run}})) {
+    if (s.budget.empty()) continue;  // a claim this run is no evidence for
     html << "<h3>" << escape(s.statement) << "</h3>\n<ul class=\"budget\">";
     for (const auto& line : s.budget) html << "<li>" << escape(line) << "</li>";
     html << "</ul>\n";
@@ -278,7 +280,7 @@ void claims_section(std::ostringstream& html, Database& db, const std::string& s
     for (const auto& r : s.rows)
       html << "<tr><td>" << escape(r.context) << "</td><td>" << escape(r.metric) << "</td><td>" << escape(r.baseline)
            << "</td><td>" << escape(text(r.subject_value)) << "</td><td>" << escape(text(r.baseline_value))
-           << "</td><td class=\"" << to_string(r.verdict) << "\">" << to_string(r.verdict)
+           << "</td><td class=\"" << to_string(r.verdict) << "\">" << (r.pooled ? "pooled: " : "") << to_string(r.verdict)
            << (r.reason.empty() ? "" : ": " + escape(r.reason)) << "</td></tr>\n";
     html << "</table>\n";
   }
@@ -294,7 +296,7 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   std::string sql = "SELECT run_id FROM runs WHERE 1";
   if (run_id) sql += " AND run_id = ?1";
   if (!suite.empty()) sql += " AND suite_name = ?2";
-  auto pick = db.prepare(sql + " ORDER BY run_id DESC LIMIT 1");
+  auto pick = db.prepare(sql + " ORDER BY started_at DESC, run_id DESC LIMIT 1");
   if (run_id) pick.bind(1, *run_id);
   if (!suite.empty()) pick.bind(2, suite);
   if (!pick.step()) throw InputError("report: no such run in '" + db_path + "'");
@@ -368,7 +370,7 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   const nlohmann::json resolved = nlohmann::json::parse(resolved_text, nullptr, false);
   const int repeats = resolved.is_object() ? resolved["suite"].value("repeats", 1) : 1;
 
-  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db, claims_subject);
+  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db, run, claims_subject);
 
   for (const auto& dataset : datasets) {
     html << "<h2>" << escape(dataset) << "</h2>\n";

@@ -20,6 +20,9 @@ struct HeadlineMetric {
   std::string name;
   std::string title;
   bool higher_is_better = true;
+  // Downstream quality that claim 2 (batch-size sensitivity) is about; false for a diagnostic
+  // headline such as the MI task's mean variance over levels.
+  bool batch_size_evidence = true;
 };
 
 // A plot the HTML report draws for each dataset of a run, declared by the run's task: the report

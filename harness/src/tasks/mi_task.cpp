@@ -68,7 +68,7 @@ class MiTask : public Task {
   }
 
   std::vector<HeadlineMetric> headline_metrics() const override {
-    return {{"mean_abs_bias", "mean |bias| over levels", false}, {"mean_variance", "mean variance over levels", false}};
+    return {{"mean_abs_bias", "mean |bias| over levels", false}, {"mean_variance", "mean variance over levels", false, false}};
   }
 
   void check_params(const Params& p) const override {
@@ -219,6 +219,7 @@ CaseOutcome MiCaseRecord::finish(double seconds) {
                               {scope, "variance", s.variance},
                               {scope, "bias", s.bias},
                               {scope, "mse", s.mse},
+                              {scope, "trend_variance", s.trend_variance},
                               {scope, "window", static_cast<double>(k)}});
     }
     begin = step;
