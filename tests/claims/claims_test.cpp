@@ -362,7 +362,8 @@ TEST(Claims, LearningRatesAreNotPooledIntoOneVerdict) {
   EXPECT_EQ(large->verdict, ClaimVerdict::contradicted);
   EXPECT_TRUE(pooled->pooled);
   EXPECT_EQ(pooled->verdict, ClaimVerdict::mixed);
-  EXPECT_NE(pooled->reason.find("ahead at gaussian, learning_rate=0.0005, the baseline at gaussian, learning_rate=0.002"),
+  EXPECT_NE(pooled->reason.find("the subject's values are lower at gaussian, learning_rate=0.0005, the baseline's at "
+                                "gaussian, learning_rate=0.002"),
             std::string::npos)
       << pooled->reason;
   EXPECT_DOUBLE_EQ(pooled->subject_value.value, 0.5);
@@ -470,6 +471,157 @@ TEST(Claims, RunsAreChosenBySuiteProfileAndResolvedSuite) {
   for (const auto& r : only.rows) EXPECT_EQ(r.context.find("run " + std::to_string(quick) + " "), std::string::npos);
   ASSERT_EQ(only.budget.size(), 1u);
   EXPECT_EQ(only.budget.front().find("quick"), std::string::npos) << only.budget.front();
+}
+
+TEST(Claims, APooledVarianceVerdictCannotOutvoteAPointThatGoesAgainstIt) {
+  // At lr 0.0005 rpc's variance is far lower but bought with bias (no verdict, yet its values lean
+  // to rpc); at lr 0.002 rpc's variance is higher at equal bias (contradicted). Pooled, the first
+  // point's tiny variances could make "supported": the pool is mixed instead.
+  CraftedDb c;
+  const auto run = c.run("mi", "mi", "mi_estimation", "finished", R"([{"key":"learning_rate","values":[0.0005,0.002]}])");
+  for (int i = 0; i < 10; ++i) {
+    const double wobble = 1.0 + 0.01 * i;
+    c.mi_seed(run, "rpc", i, 0.01 * wobble, 0.01, 1.0, "/learning_rate=0.0005");
+    c.mi_seed(run, "dv", i, 10.0 * wobble, 0.01, 0.3, "/learning_rate=0.0005");
+    c.mi_seed(run, "rpc", i, 0.3 * wobble, 0.01, 0.3, "/learning_rate=0.002");
+    c.mi_seed(run, "dv", i, 0.1 * wobble, 0.01, 0.3, "/learning_rate=0.002");
+  }
+  const auto s = evaluate_claims(c.db(), "rpc")[2];
+  const ClaimRow* biased = find(s, "dv", "variance", "learning_rate=0.0005");
+  ASSERT_NE(biased, nullptr);
+  EXPECT_EQ(biased->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(biased->reason.find("bias not comparable"), std::string::npos) << biased->reason;
+  EXPECT_EQ(find(s, "dv", "variance", "learning_rate=0.002")->verdict, ClaimVerdict::contradicted);
+  const ClaimRow* pooled = find(s, "dv", "variance", "grid points pooled");
+  ASSERT_NE(pooled, nullptr);
+  EXPECT_EQ(pooled->verdict, ClaimVerdict::mixed) << pooled->reason;
+}
+
+TEST(Claims, APooledVerdictAgainstOnePointsLeanIsMixed) {
+  // Simpson's paradox: rpc's variance is lower at both learning rates, but most of its seeds sit at
+  // the high-variance point and most of SMILE's at the low one, so the pool says "contradicted".
+  // No point says so: the pool is mixed.
+  CraftedDb c;
+  const auto run = c.run("mi", "mi", "mi_estimation", "finished", R"([{"key":"learning_rate","values":[0.0005,0.002]}])");
+  int repeat = 0;
+  auto seeds = [&](const std::string& objective, int n, double variance, const std::string& lr) {
+    for (int i = 0; i < n; ++i) c.mi_seed(run, objective, repeat++, variance * (1.0 + 0.001 * i), 0.01, 0.1, "/learning_rate=" + lr);
+  };
+  seeds("rpc", 10, 10.0, "0.0005");
+  seeds("smile_5", 2, 10.1, "0.0005");
+  seeds("rpc", 2, 0.1, "0.002");
+  seeds("smile_5", 10, 0.11, "0.002");
+  const auto s = evaluate_claims(c.db(), "rpc")[2];
+  for (const char* lr : {"learning_rate=0.0005", "learning_rate=0.002"}) {
+    const ClaimRow* point = find(s, "smile_5", "variance", lr);
+    ASSERT_NE(point, nullptr);
+    EXPECT_LT(point->subject_value.value, point->baseline_value.value) << lr;
+    EXPECT_NE(point->verdict, ClaimVerdict::contradicted) << lr;
+  }
+  const ClaimRow* pooled = find(s, "smile_5", "variance", "grid points pooled");
+  ASSERT_NE(pooled, nullptr);
+  EXPECT_GT(pooled->subject_value.value, pooled->baseline_value.value);  // the paradox itself
+  EXPECT_EQ(pooled->verdict, ClaimVerdict::mixed) << pooled->reason;
+  EXPECT_NE(pooled->reason.find("the baseline's at none"), std::string::npos) << pooled->reason;
+}
+
+TEST(Claims, SeedsLostBeforeALevelDoNotFlatterTheirSide) {
+  // Two of five dv seeds diverged before the level; the three that survived vary less than rpc's.
+  // Their lower variance is not evidence against rpc; rpc's lower variance against a side that
+  // lost seeds still is.
+  CraftedDb c;
+  const auto run = c.run("mi", "mi", "mi_estimation");
+  for (int i = 0; i < 5; ++i) {
+    c.mi_seed(run, "rpc", i, 0.05 + 0.001 * i, 0.01, 0.1);
+    if (i < 2) c.add_case(run, "g", "dv", i, "diverged");
+    else c.mi_seed(run, "dv", i, 0.01 + 0.001 * i, 0.01, 0.1);
+    if (i < 2) c.add_case(run, "g", "nwj", i, "diverged");
+    else c.mi_seed(run, "nwj", i, 1.0 + 0.01 * i, 0.01, 0.1);
+  }
+  const auto s = evaluate_claims(c.db(), "rpc")[2];
+  const ClaimRow* dv = find(s, "dv", "variance");
+  ASSERT_NE(dv, nullptr);
+  EXPECT_EQ(dv->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(dv->reason.find("the baseline lost 2 seed(s)"), std::string::npos) << dv->reason;
+  const ClaimRow* nwj = find(s, "nwj", "variance");
+  EXPECT_EQ(nwj->verdict, ClaimVerdict::supported);
+  EXPECT_NE(nwj->reason.find("0 and 2 seed(s) lost"), std::string::npos) << nwj->reason;
+}
+
+TEST(Claims, ARunWithoutTheJitterSummarySaysSo) {
+  // A database from before the harness recorded trend_variance: the rows say why they are empty.
+  CraftedDb c;
+  const auto run = c.run("stability-mi", "mi", "stability");
+  for (int i = 0; i < 3; ++i)
+    for (const char* o : {"rpc", "dv"}) {
+      const auto id = c.add_case(run, "g", o, i, "finished");
+      c.summary(id, "mi=8", "variance", 0.1);
+      c.summary(id, "mi=8", "bias", 0.1);
+    }
+  const auto s = evaluate_claims(c.db(), "rpc")[0];
+  const ClaimRow* row = find(s, "dv", "jitter");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->verdict, ClaimVerdict::inconclusive);
+  EXPECT_NE(row->reason.find("no 'trend_variance' summaries"), std::string::npos) << row->reason;
+}
+
+TEST(Claims, BatchSizeIsTheOnlyAxisClaimTwoFits) {
+  // A learning rate swept beside the batch size is a grid coordinate of its own, not a slope.
+  CraftedDb c;
+  const auto run = c.run("batch-size-mi", "mi", "batch_size", "finished",
+                         R"([{"key":"batch_size","values":[32,64,128,256]},{"key":"learning_rate","values":[0.0005,0.002]}])");
+  for (const char* lr : {"/learning_rate=0.0005", "/learning_rate=0.002"})
+    for (int b : {32, 64, 128, 256})
+      for (const char* o : {"rpc", "infonce"}) {
+        const auto id = c.add_case(run, "g", o, 0, "finished", "/batch_size=" + std::to_string(b) + lr);
+        c.summary(id, "", "mean_abs_bias",
+                  (o == std::string("rpc") ? 0.1 : 1.0) * (8 - std::log2(b)) + (std::string(lr) == "/learning_rate=0.002" ? 0.5 : 0.0));
+      }
+  const auto s = evaluate_claims(c.db(), "rpc")[1];
+  for (const auto& r : s.rows) EXPECT_EQ(r.metric.find("learning_rate"), std::string::npos) << r.metric;
+  const ClaimRow* at_small = find(s, "infonce", "mean |bias|", "learning_rate=0.0005");
+  ASSERT_NE(at_small, nullptr);
+  EXPECT_NEAR(at_small->subject_value.value, 0.1, 1e-12);  // exactly linear: 0.1 nats per halving
+  EXPECT_NE(find(s, "infonce", "mean |bias|", "grid points pooled"), nullptr);
+}
+
+TEST(Claims, MergedShardsAndOnePartRunsAreEvidence) {
+  CraftedDb c;
+  const auto merged = c.run("stability-vision", "contrastive", "stability", "finished", "", "2026-01-01T00:00:00.000Z", "", "x",
+                            R"({"shard":"all 2 merged"})");
+  c.objective(merged, "rpc", 5, 0, 0.01);
+  c.objective(merged, "dv", 5, 5, 0.01);
+  const auto single = c.run("stability-vision", "contrastive", "stability", "finished", "", "2026-01-02T00:00:00.000Z", "quick",
+                            "y", R"({"shard":"0/1"})");
+  c.objective(single, "rpc", 5, 0, 0.01);
+  c.objective(single, "dv", 5, 5, 0.01);
+  // A run with a case still running (another process on it) is not complete.
+  const auto running = c.run("stability-vision", "contrastive", "stability", "finished", "", "2026-01-03T00:00:00.000Z");
+  c.objective(running, "rpc", 5, 0, 0.01);
+  c.add_case(running, "gaussian", "dv", 0, "running");
+  const auto s = evaluate_claims(c.db(), "rpc")[0];
+  EXPECT_EQ(s.runs, (std::vector<std::int64_t>{single, merged}));
+}
+
+TEST(Claims, OlderRunsOfAnotherResolvedSuiteAreNamedNotUsedUnlessAskedFor) {
+  CraftedDb c;
+  const auto edited = c.run("stability-vision", "contrastive", "stability", "finished", "", "2026-03-01T00:00:00.000Z", "", "new");
+  c.objective(edited, "rpc", 5, 0, 0.01);
+  c.objective(edited, "dv", 5, 5, 0.01);
+  const auto original = c.run("stability-vision", "contrastive", "stability", "finished", "", "2026-01-01T00:00:00.000Z", "", "old");
+  c.objective(original, "rpc", 5, 0, 0.01);
+  c.objective(original, "dv", 5, 5, 0.01);
+  const auto s = evaluate_claims(c.db(), "rpc")[0];
+  EXPECT_EQ(s.runs, std::vector<std::int64_t>{edited});
+  std::string budget;
+  for (const auto& line : s.budget) budget += line + "\n";
+  EXPECT_NE(budget.find("run " + std::to_string(original) + " of 'stability-vision', resolved suite old, is older"),
+            std::string::npos)
+      << budget;
+  EXPECT_NE(budget.find("--run " + std::to_string(original)), std::string::npos) << budget;
+  // Asked for by id, both are used.
+  const auto both = evaluate_claims(c.db(), ClaimsQuery{"rpc", {original, edited}})[0];
+  EXPECT_EQ(both.runs, (std::vector<std::int64_t>{edited, original}));
 }
 
 }  // namespace

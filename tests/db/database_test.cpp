@@ -221,6 +221,32 @@ TEST(Database, BadPathsAndForeignFilesAreInputErrors) {
   EXPECT_THROW(Database(dir.path() / "other.db", Database::Mode::read_only), InputError);
 }
 
+TEST(Database, ASchemaVersionOutsideTheKnownRangeIsRefusedNamingIt) {
+  // user_version is whatever a user set: negative (it indexed the migration table before), or
+  // from a newer harness. Every way of opening it refuses, naming the file and the version.
+  test::TempDir dir;
+  for (const int version : {-1000000, -1, 999}) {
+    const auto path = dir.path() / ("v" + std::to_string(version) + ".db");
+    { Database made(path, Database::Mode::read_write); }
+    sqlite3* raw = nullptr;
+    sqlite3_open(path.c_str(), &raw);
+    sqlite3_exec(raw, ("PRAGMA user_version = " + std::to_string(version)).c_str(), nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    for (const auto mode : {Database::Mode::read_write, Database::Mode::read_only}) {
+      try {
+        Database db(path, mode);
+        ADD_FAILURE() << "schema version " << version << " was accepted";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("schema version " + std::to_string(version) + ", outside"), std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+      }
+    }
+    Database target(dir.path() / "target.db", Database::Mode::read_write);
+    EXPECT_THROW(merge_database(target, path), InputError);
+  }
+}
+
 // Writes one finished run of FakeRun (two cases, three samples each) into `path`.
 void write_run(const std::filesystem::path& path, const std::string& started_at, const std::string& sha) {
   FakeRun run;

@@ -253,6 +253,7 @@ TEST_F(MiTask, StabilitySummariesAreTheVariancesOfTheRecordedSteps) {
     EXPECT_NEAR(got[std::string(name) + "_variance"], variance(v, 10), 1e-12);  // stability_window = 10
     EXPECT_NEAR(got[std::string(name) + "_variance_run"], variance(v, 30), 1e-12);
   }
+  EXPECT_DOUBLE_EQ(got["mi_trend_variance"], trend_variance(series("mi"), kTrendHalfWidth));
   EXPECT_EQ(got.count("steps_to_divergence"), 0u);
 }
 
@@ -276,6 +277,15 @@ TEST_F(MiTask, LevelStatisticsAreThoseOfTheRecordedWindow) {
   EXPECT_DOUBLE_EQ(got["variance"], expected.variance);
   EXPECT_DOUBLE_EQ(got["mse"], expected.mse);
   EXPECT_DOUBLE_EQ(got["window"], 8.0);
+  // The jitter around the running trend is over the whole level (steps 20…39), not the window.
+  std::vector<double> level;
+  auto all = db.prepare("SELECT value FROM samples JOIN cases USING (case_id) WHERE case_key = ?1 "
+                        "AND name = 'mi' AND step >= 20 AND step < 40 ORDER BY step");
+  all.bind(1, key);
+  while (all.step()) level.push_back(all.column_double(0));
+  ASSERT_EQ(level.size(), 20u);
+  EXPECT_DOUBLE_EQ(got["trend_variance"], trend_variance(level, kTrendHalfWidth));
+  EXPECT_GT(got["trend_variance"], 0.0);
 }
 
 const char* kLearns = R"toml([suite]

@@ -42,6 +42,8 @@ struct CaseData {
 };
 using Cases = std::vector<const CaseData*>;
 
+constexpr const char* kBatchAxis = "batch_size";
+
 bool is_partial_shard(const std::string& shard) {
   std::smatch m;
   return std::regex_match(shard, m, std::regex("([0-9]+)/([0-9]+)")) && std::stoll(m[2]) > 1;
@@ -51,19 +53,21 @@ std::string run_name(const RunRef& r) {
   return "run " + std::to_string(r.id) + " of '" + r.suite + "'" + (r.profile.empty() ? "" : " (profile " + r.profile + ")");
 }
 
-// The runs whose suite declares `evidence`. Without `only`: for each suite + profile + resolved
-// suite, the latest by start time that finished, is no part of a sharded run, and has no case left
-// running or killed; the newer ones passed over are named in `notes`.
+// The runs whose suite declares `evidence`. Without `only`: for each suite and profile, the latest
+// by start time that finished, is no part of a sharded run, and has no case left running or
+// killed; the newer ones passed over, and older runs of another resolved suite (an edited suite,
+// other overrides), are named in `notes`. With `only`: those runs, each checked the same way.
 std::vector<RunRef> evidence_runs(Database& db, const std::string& evidence, const std::vector<std::int64_t>& only,
                                   std::vector<std::string>& notes) {
   auto s = db.prepare(
       "SELECT run_id, suite_name, profile, task, status, started_at, finished_at, resolved_suite, resolved_hash, "
-      "json_extract(provenance, '$.shard'), (SELECT count(*) FROM cases c WHERE c.run_id = r.run_id AND c.status IN "
-      "('running', 'killed')) FROM runs r WHERE json_valid(r.resolved_suite) AND EXISTS (SELECT 1 FROM "
-      "json_each(r.resolved_suite, '$.suite.evidence') WHERE value = ?1) ORDER BY started_at DESC, run_id DESC");
+      "CASE WHEN json_valid(provenance) THEN json_extract(provenance, '$.shard') END, (SELECT count(*) FROM cases c "
+      "WHERE c.run_id = r.run_id AND c.status IN ('running', 'killed')) FROM runs r WHERE json_valid(r.resolved_suite) "
+      "AND EXISTS (SELECT 1 FROM json_each(r.resolved_suite, '$.suite.evidence') WHERE value = ?1) "
+      "ORDER BY started_at DESC, run_id DESC");
   s.bind(1, evidence);
   std::vector<RunRef> runs;
-  std::set<std::string> seen;
+  std::map<std::string, std::string> used;  // suite + profile → the resolved hash used
   while (s.step()) {
     RunRef r;
     r.id = s.column_int(0);
@@ -76,8 +80,13 @@ std::vector<RunRef> evidence_runs(Database& db, const std::string& evidence, con
     r.finished = s.is_null(6) ? "" : s.column_text(6);
     r.hash = s.column_text(8);
     r.shard = s.is_null(9) ? "" : s.column_text(9);
-    const std::string key = r.suite + "\n" + r.profile + "\n" + r.hash;
-    if (seen.count(key) != 0) continue;
+    const std::string key = r.suite + "\n" + r.profile;
+    if (only.empty() && used.count(key) != 0) {
+      if (used[key] != r.hash)
+        notes.push_back(run_name(r) + ", resolved suite " + r.hash.substr(0, 12) + ", is older than the run used and of " +
+                        "another resolved suite: not used (--run " + std::to_string(r.id) + " to see its verdicts)");
+      continue;
+    }
     if (r.status != "finished") {
       notes.push_back(run_name(r) + " is " + r.status + ": not used (only finished runs count)");
       continue;
@@ -93,7 +102,7 @@ std::vector<RunRef> evidence_runs(Database& db, const std::string& evidence, con
       continue;
     }
     r.resolved = json::parse(s.column_text(7), nullptr, false);
-    seen.insert(key);
+    used[key] = r.hash;
     runs.push_back(std::move(r));
   }
   return runs;
@@ -225,67 +234,86 @@ std::vector<std::pair<double, std::string>> levels_of(const Cases& cases) {
 }
 
 // A comparison of the subject with one baseline on a set of cases: fills the values, verdict and
-// reason of `row`, and returns the side its values favour where the comparison is admissible (+1
-// the subject, −1 the baseline, 0 a tie or no admissible comparison: too few seeds, bias not
-// comparable, cases lost).
-using Compare = std::function<int(const Cases& subject, const Cases& baseline, ClaimRow& row)>;
+// reason of `row`. Every metric compared is lower-is-better for the subject's claim. Returns
+// false where the metric bears no verdict at all (then no pooled verdict either).
+using Compare = std::function<bool(const Cases& subject, const Cases& baseline, ClaimRow& row)>;
 
-// +1 when the subject's value is lower (better), −1 when higher, 0 for a tie or a NaN.
-int lower_side(const ClaimRow& row) {
+// The side a row's values lean to, whatever its verdict: +1 the subject (lower), −1 the baseline,
+// 0 a tie or a NaN.
+int lean(const ClaimRow& row) {
   const double s = row.subject_value.value, b = row.baseline_value.value;
   return s < b ? 1 : s > b ? -1 : 0;
 }
 
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& p : v) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
 // Rows for one comparison at every grid point of a dataset, and, where the dataset has several,
-// one pooled row over every case. The pooled verdict stands only where the grid points agree: if
-// one point's values favour the subject and another's the baseline, the pool is `mixed` (a
-// contradiction at one learning rate is not outvoted by the others).
+// one pooled row over the cases of the points compared. The pooled verdict stands only where every
+// point agrees with it: if one point's values lean to the subject and another's to the baseline,
+// or the pooled verdict goes against a point's lean, the pool is `mixed` — a contradiction at one
+// learning rate is not outvoted by the others. (Leans, not verdicts: a point whose verdict was
+// refused for bias still says which way its values go.)
 void per_point_rows(const std::string& run_context, const std::vector<CaseData>& cases, const std::string& dataset,
                     const std::string& subject, const std::string& baseline, const std::string& metric,
                     const std::string& context_suffix, const Compare& compare, std::vector<ClaimRow>& rows) {
   const auto points = distinct(cases, [](const CaseData& c) { return c.point; });
-  std::map<int, std::vector<std::string>> sides;  // favoured side → grid points
-  std::size_t compared = 0;
+  std::map<int, std::vector<std::string>> leans;  // side → grid points leaning to it
+  std::set<std::string> compared;
+  bool bears_verdict = true;
   for (const auto& point : points) {
+    if (key_component(point, "dataset") != dataset) continue;
     const Cases s = select(cases, [&](const CaseData& c) { return c.point == point && c.objective == subject; });
     const Cases b = select(cases, [&](const CaseData& c) { return c.point == point && c.objective == baseline; });
-    if (s.empty() || b.empty() || key_component(point, "dataset") != dataset) continue;
+    if (s.empty() || b.empty()) continue;
     ClaimRow row{run_context + ", " + point_label(point) + context_suffix, metric, baseline, {}, {}, ClaimVerdict::inconclusive, "", false};
-    sides[compare(s, b, row)].push_back(point_label(point));
-    ++compared;
+    bears_verdict = compare(s, b, row) && bears_verdict;
+    leans[lean(row)].push_back(point_label(point));
+    compared.insert(point);
     rows.push_back(std::move(row));
   }
-  if (compared < 2) return;
-  const Cases s = select(cases, [&](const CaseData& c) { return c.dataset == dataset && c.objective == subject; });
-  const Cases b = select(cases, [&](const CaseData& c) { return c.dataset == dataset && c.objective == baseline; });
-  ClaimRow pooled{run_context + ", " + dataset + ", " + std::to_string(compared) + " grid points pooled" + context_suffix, metric,
-                  baseline, {}, {}, ClaimVerdict::inconclusive, "", true};
-  compare(s, b, pooled);
-  if (!sides[1].empty() && !sides[-1].empty()) {
-    auto list = [](const std::vector<std::string>& v) {
-      std::string out;
-      for (const auto& p : v) out += (out.empty() ? "" : "; ") + p;
-      return out;
-    };
+  if (compared.size() < 2) return;
+  auto in_pool = [&](const std::string& objective) {
+    return select(cases, [&](const CaseData& c) { return compared.count(c.point) != 0 && c.objective == objective; });
+  };
+  ClaimRow pooled{run_context + ", " + dataset + ", " + std::to_string(compared.size()) + " grid points pooled" + context_suffix,
+                  metric, baseline, {}, {}, ClaimVerdict::inconclusive, "", true};
+  compare(in_pool(subject), in_pool(baseline), pooled);
+  const bool both_ways = !leans[1].empty() && !leans[-1].empty();
+  const bool against = (pooled.verdict == ClaimVerdict::supported && !leans[-1].empty()) ||
+                       (pooled.verdict == ClaimVerdict::contradicted && !leans[1].empty());
+  if (bears_verdict && (both_ways || against)) {
     pooled.verdict = ClaimVerdict::mixed;
-    pooled.reason = "grid points disagree: the subject is ahead at " + list(sides[1]) + ", the baseline at " + list(sides[-1]);
+    pooled.reason = "grid points disagree: the subject's values are lower at " + (leans[1].empty() ? "none" : joined(leans[1])) +
+                    ", the baseline's at " + (leans[-1].empty() ? "none" : joined(leans[-1]));
   }
   rows.push_back(std::move(pooled));
 }
 
-// Per seed, one summary at `scope` of the cases that completed (finished, or diverged after that
-// scope's steps): its finite values, and the mean over the same seeds of |bias| at that scope.
+// Per seed, one summary at `scope` of the cases that completed it (finished, or diverged after
+// that scope's steps): its finite values, and |bias| at that scope; `lost` counts the cases with
+// no value there (diverged before that level, or a non-finite value), `unrecorded` the completed
+// cases that have the scope but not the summary (a run made before the harness recorded it).
 struct PerSeed {
   std::vector<double> values, abs_bias;
+  std::size_t lost = 0, unrecorded = 0;
 };
 PerSeed per_seed(const Cases& cases, const std::string& scope, const std::string& name) {
   PerSeed out;
   for (const CaseData* c : cases) {
-    if (!c->completed()) continue;
+    if (c->status == "failed") continue;  // no training to speak of: not a seed of the comparison
     const double v = c->value(scope, name), bias = c->value(scope, "bias");
-    if (!std::isfinite(v) || !std::isfinite(bias)) continue;
-    out.values.push_back(v);
-    out.abs_bias.push_back(std::abs(bias));
+    if (c->completed() && std::isfinite(v) && std::isfinite(bias)) {
+      out.values.push_back(v);
+      out.abs_bias.push_back(std::abs(bias));
+      continue;
+    }
+    const auto at = c->summary.find(scope);
+    if (c->completed() && at != c->summary.end() && at->second.count(name) == 0) ++out.unrecorded;
+    else ++out.lost;
   }
   return out;
 }
@@ -295,21 +323,34 @@ std::string bias_text(double subject, double baseline) {
 }
 
 // A variance per seed compared at comparable bias (claims 1 and 3).
-int variance_at_comparable_bias(const PerSeed& s, const PerSeed& b, const std::function<Estimate(const std::vector<double>&)>& estimate,
-                                ClaimRow& row) {
+bool variance_at_comparable_bias(const PerSeed& s, const PerSeed& b, const std::string& name,
+                                 const std::function<Estimate(const std::vector<double>&)>& estimate, ClaimRow& row) {
   row.subject_value = estimate(s.values);
   row.baseline_value = estimate(b.values);
   const double sb = mean_of(s.abs_bias), bb = mean_of(b.abs_bias);
+  if (s.values.empty() && b.values.empty() && s.unrecorded + b.unrecorded > 0) {
+    row.reason = "the run has no '" + name + "' summaries (made by an older harness): run the suite again";
+    return true;
+  }
   if (s.values.size() < 2 || b.values.size() < 2) {
-    row.reason = "fewer than two seeds with a value on a side: no interval (run with repeats ≥ 2)";
-    return 0;
+    row.reason = "fewer than two seeds with a value on a side (" + std::to_string(s.values.size()) + " and " +
+                 std::to_string(b.values.size()) + (s.lost + b.lost > 0 ? "; the others diverged before this level" : "") +
+                 "): no interval";
+    return true;
   }
   row.verdict = at_comparable_bias(lower_is_better(row.subject_value, row.baseline_value, row.reason), sb, bb, row.reason);
+  // The side the verdict favours must not be the survivors of a side that lost seeds here.
+  const std::size_t winner_lost = row.verdict == ClaimVerdict::supported ? s.lost : row.verdict == ClaimVerdict::contradicted ? b.lost : 0;
+  if (winner_lost > 0) {
+    row.reason = "the " + std::string(row.verdict == ClaimVerdict::supported ? "subject" : "baseline") + " lost " +
+                 std::to_string(winner_lost) + " seed(s) before or at this level: its survivors' variance would flatter it";
+    row.verdict = ClaimVerdict::inconclusive;
+  } else if (s.lost + b.lost > 0) {
+    row.reason += (row.reason.empty() ? "" : "; ") + std::to_string(s.lost) + " and " + std::to_string(b.lost) +
+                  " seed(s) lost before this level";
+  }
   row.reason += (row.reason.empty() ? "" : "; ") + bias_text(sb, bb);
-  // The side the values favour counts only where its variance was not bought with bias.
-  const int side = lower_side(row);
-  const double winner = side > 0 ? sb : bb, loser = side > 0 ? bb : sb;
-  return side != 0 && winner <= loser + kComparableBiasNats ? side : 0;
+  return true;
 }
 
 // Claim 1: how often a case diverged, and how much its estimate jitters around its running trend
@@ -330,19 +371,21 @@ void stability_rows(const RunRef& run, const std::vector<CaseData>& cases, const
                        };
                        row.subject_value = fraction(s);
                        row.baseline_value = fraction(b);
-                       if (row.subject_value.value == 0 && row.baseline_value.value == 0)
+                       if (row.subject_value.n == 0 || row.baseline_value.n == 0)
+                         row.reason = "no case finished or diverged on a side (all failed)";
+                       else if (row.subject_value.value == 0 && row.baseline_value.value == 0)
                          row.reason = "neither diverged at this budget";
                        else
                          row.verdict = lower_is_better(row.subject_value, row.baseline_value, row.reason);
-                       return lower_side(row);
+                       return true;
                      },
                      section.rows);
       const std::string metric =
-          "jitter of the estimate around its running trend (mean square residual from a 101-step centred mean, "
-          "geometric mean over seeds, t 95% on log10)";
+          "jitter of the estimate around its running trend over the level (mean square residual from a centred mean of up "
+          "to 101 steps; geometric mean over seeds, t 95% on log10)";
       if (levels.empty()) {
         // No true MI (vision, speech): nothing to tell a stable estimator from one pinned at a bound.
-        per_point_rows(context, cases, dataset, subject, baseline, metric + ", trailing window", "",
+        per_point_rows(context, cases, dataset, subject, baseline, metric + ", over the run", "",
                        [](const Cases& s, const Cases& b, ClaimRow& row) {
                          auto values = [](const Cases& cs) {
                            std::vector<double> out;
@@ -354,7 +397,7 @@ void stability_rows(const RunRef& run, const std::vector<CaseData>& cases, const
                          row.subject_value = geometric_mean_interval(values(s));
                          row.baseline_value = geometric_mean_interval(values(b));
                          row.reason = "no verdict: without a true MI a low jitter cannot be told from an estimate pinned at its bound";
-                         return 0;
+                         return false;
                        },
                        section.rows);
         continue;
@@ -363,7 +406,8 @@ void stability_rows(const RunRef& run, const std::vector<CaseData>& cases, const
         per_point_rows(context, cases, dataset, subject, baseline, metric, ", true MI " + format_general(level),
                        [scope = scope](const Cases& s, const Cases& b, ClaimRow& row) {
                          return variance_at_comparable_bias(per_seed(s, scope, "trend_variance"),
-                                                            per_seed(b, scope, "trend_variance"), geometric_mean_interval, row);
+                                                            per_seed(b, scope, "trend_variance"), "trend_variance",
+                                                            geometric_mean_interval, row);
                        },
                        section.rows);
     }
@@ -382,13 +426,14 @@ std::string lost_text(const std::map<double, std::pair<int, int>>& lost) {
 void batch_rows(const RunRef& run, const std::vector<CaseData>& cases, const std::string& subject,
                 const std::vector<HeadlineMetric>& headline, ClaimSection& section) {
   if (!run.resolved.is_object() || !run.resolved.contains("sweep")) {
-    section.budget.push_back("run " + std::to_string(run.id) + " '" + run.suite + "' has no [sweep] axis: no slope");
+    section.budget.push_back("run " + std::to_string(run.id) + " '" + run.suite + "' has no [sweep] axis " + kBatchAxis + ": no slope");
     return;
   }
   bool any_axis = false;
   for (const auto& axis_json : run.resolved["sweep"]) {
     if (!axis_json.is_object() || !axis_json.contains("key") || !axis_json["key"].is_string()) continue;
     const std::string axis = axis_json["key"].get<std::string>();
+    if (axis != kBatchAxis) continue;  // the claim is about the batch size, not a learning rate swept beside it
     const json values = axis_json.value("values", json::array());
     if (values.size() < 2 || !std::all_of(values.begin(), values.end(), [](const json& v) { return v.is_number(); })) continue;
     const bool log2 = std::all_of(values.begin(), values.end(), [](const json& v) { return v.get<double>() > 0; });
@@ -416,12 +461,11 @@ void batch_rows(const RunRef& run, const std::vector<CaseData>& cases, const std
                     const double x = std::stod(text);
                     auto& kn = lost[x];
                     ++kn.second;
-                    if (c->status != "finished") {
+                    const double y = c->value("", m.name);
+                    if (c->status != "finished" || !std::isfinite(y)) {  // diverged, failed, or no value
                       ++kn.first, ++not_finished;
                       continue;
                     }
-                    const double y = c->value("", m.name);
-                    if (!std::isfinite(y)) continue;
                     xs.push_back(log2 ? std::log2(x) : x);
                     ys.push_back(y);
                     at.insert(x);
@@ -441,22 +485,22 @@ void batch_rows(const RunRef& run, const std::vector<CaseData>& cases, const std
                 if (s_lost > 0 || b_lost > 0 || std::isnan(se.value) || std::isnan(be.value)) {
                   // A collapse at small batches is the failure the claim is about: say where, do
                   // not fit a slope through the survivors.
-                  row.reason = "diverged or failed per " + axis + ": " + subject + " " + lost_text(subject_lost) + "; " +
+                  row.reason = "diverged, failed or without a value per " + axis + ": " + subject + " " + lost_text(subject_lost) + "; " +
                                row.baseline + " " + lost_text(baseline_lost) +
                                (std::isnan(se.value) || std::isnan(be.value) ? " (no slope on a side: under two " + axis +
                                                                                     " values with a result)"
                                                                               : ": a slope through the survivors would flatter them");
-                  return 0;
+                  return true;
                 }
                 row.verdict = lower_is_better(se, be, row.reason);
-                return lower_side(row);
+                return true;
               },
               section.rows);
       }
   }
   if (!any_axis)
-    section.budget.push_back("run " + std::to_string(run.id) + " '" + run.suite +
-                             "' has no numeric [sweep] axis with ≥ 2 values: no slope");
+    section.budget.push_back("run " + std::to_string(run.id) + " '" + run.suite + "' has no numeric [sweep] axis " +
+                             kBatchAxis + " with ≥ 2 values: no slope");
 }
 
 // Claim 3: per MI level and grid point, the variance of the estimate over the level's window,
@@ -471,7 +515,7 @@ void mi_rows(const RunRef& run, const std::vector<CaseData>& cases, const std::s
                        ", true MI " + format_general(level),
                        [scope = scope](const Cases& s, const Cases& b, ClaimRow& row) {
                          return variance_at_comparable_bias(per_seed(s, scope, "variance"), per_seed(b, scope, "variance"),
-                                                            mean_t_interval, row);
+                                                            "variance", mean_t_interval, row);
                        },
                        section.rows);
   }

@@ -93,6 +93,30 @@ int claims_command(const ClaimsArgs& args) {
     t.notes.push_back("verdicts at single grid points: " + counts(count));
     if (!pooled.empty()) t.notes.push_back("pooled over grid points: " + counts(pooled) + ", " + std::to_string(pooled[ClaimVerdict::mixed]) + " mixed");
     print_table(stdout, t);
+
+    // The tally per baseline: what a reader of the verdicts wants first.
+    ResultTable tally;
+    tally.title = "Claim " + s.evidence + ": verdicts per baseline (supported/contradicted/inconclusive)";
+    tally.columns = {"baseline", "at grid points", "pooled over grid points (+ mixed)"};
+    std::vector<std::string> order;
+    std::map<std::string, std::pair<std::map<ClaimVerdict, int>, std::map<ClaimVerdict, int>>> by;
+    for (const auto& r : s.rows) {
+      if (by.count(r.baseline) == 0) order.push_back(r.baseline);
+      ++(r.pooled ? by[r.baseline].second : by[r.baseline].first)[r.verdict];
+    }
+    auto scm = [](std::map<ClaimVerdict, int>& c, bool with_mixed) {
+      return std::to_string(c[ClaimVerdict::supported]) + "/" + std::to_string(c[ClaimVerdict::contradicted]) + "/" +
+             std::to_string(c[ClaimVerdict::inconclusive]) + (with_mixed ? " + " + std::to_string(c[ClaimVerdict::mixed]) : "");
+    };
+    std::map<ClaimVerdict, int> all_points, all_pooled;
+    for (const auto& b : order) {
+      auto& [points, pools] = by[b];
+      for (const auto& [v, n] : points) all_points[v] += n;
+      for (const auto& [v, n] : pools) all_pooled[v] += n;
+      tally.rows.push_back({b, scm(points, false), pools.empty() ? "—" : scm(pools, true)});
+    }
+    tally.rows.push_back({"all", scm(all_points, false), all_pooled.empty() ? "—" : scm(all_pooled, true)});
+    print_table(stdout, tally);
   }
   return kExitOk;
 }

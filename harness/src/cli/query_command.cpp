@@ -51,8 +51,9 @@ int query_command(const QueryArgs& args) {
   Database db(args.db, Database::Mode::read_only);
   std::string sql = args.sql;
   if (!args.suite.empty()) {
-    sql = "SELECT case_key, scope, name, value FROM case_summaries WHERE run_id = (SELECT max(run_id) "
-          "FROM runs WHERE suite_name = ?1) ORDER BY case_id, scope, name";
+    // The latest by start time: run ids follow the order in which databases were merged.
+    sql = "SELECT case_key, scope, name, value FROM case_summaries WHERE run_id = (SELECT run_id FROM runs WHERE "
+          "suite_name = ?1 ORDER BY started_at DESC, run_id DESC LIMIT 1) ORDER BY case_id, scope, name";
   } else if (sql.empty()) {
     sql = "SELECT r.run_id, r.suite_name, r.profile, r.status, r.started_at, r.device, r.threads, "
           "substr(r.git_sha, 1, 10) || CASE r.git_dirty WHEN 1 THEN '+dirty' ELSE '' END AS git, "

@@ -221,9 +221,7 @@ Database::Database(const std::filesystem::path& path, Mode mode) : path_(path) {
       const int version = schema_version();
       if (version == 0)
         throw InputError("'" + path.string() + "' is not an rpcbench results database");
-      if (version > kSchemaVersion)
-        throw InputError("database '" + path.string() + "' has schema " + std::to_string(version) +
-                         ", newer than this harness's " + std::to_string(kSchemaVersion));
+      check_schema_range(version);
     }
   } catch (const std::runtime_error& e) {
     sqlite3_close(db_);
@@ -253,8 +251,18 @@ int Database::schema_version() {
   return static_cast<int>(s.column_int(0));
 }
 
+void Database::check_schema_range(int version) const {
+  // user_version is any 32-bit integer a user can set: a value outside the versions this harness
+  // knows indexes no migration.
+  if (version < 0 || version > kSchemaVersion)
+    throw InputError("database '" + path_.string() + "' has schema version " + std::to_string(version) + ", outside " +
+                     "the versions this harness knows (0 to " + std::to_string(kSchemaVersion) + ")" +
+                     (version > kSchemaVersion ? ": it was written by a newer harness" : ""));
+}
+
 void Database::require_current_schema() {
   const int version = schema_version();
+  check_schema_range(version);
   if (version < kSchemaVersion)
     throw InputError("database '" + path_.string() + "' has schema " + std::to_string(version) + ", older than this harness's " +
                      std::to_string(kSchemaVersion) + ": open it once read-write (harness run/import on it), or copy it with "
@@ -268,9 +276,7 @@ void Database::migrate() {
   exec("PRAGMA foreign_keys = OFF");  // a no-op inside a transaction; table rebuilds need it off
   Transaction t(*this);
   const int version = schema_version();
-  if (version > kSchemaVersion)
-    throw InputError("database '" + path_.string() + "' has schema " + std::to_string(version) +
-                     ", newer than this harness's " + std::to_string(kSchemaVersion));
+  check_schema_range(version);
   if (version == 0) {
     Statement tables(db_, "SELECT count(*) FROM sqlite_master");
     tables.step();

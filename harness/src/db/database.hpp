@@ -71,6 +71,7 @@ class Database {
 
  private:
   void migrate();
+  void check_schema_range(int version) const;  // InputError outside 0…kSchemaVersion
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
 };

@@ -170,7 +170,7 @@ void mark_abandoned_runs(Database& db) {
 std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, const std::optional<std::string>& ensemble) {
   auto s = db.prepare(
       "SELECT run_id, status, host, pid, coalesce(CASE WHEN json_valid(provenance) THEN json_extract(provenance, '$.ensemble') END, 'off') FROM runs "
-      "WHERE resolved_hash = ?1 AND status != 'finished' ORDER BY run_id DESC LIMIT 1");
+      "WHERE resolved_hash = ?1 AND status != 'finished' ORDER BY started_at DESC, run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   if (!s.step()) return std::nullopt;
   ResumePoint point{s.column_int(0), {}, {}};
@@ -218,7 +218,7 @@ std::optional<ResumePoint> prepare_resume(Database& db, const Suite& suite, cons
 }
 
 bool latest_run_finished(Database& db, const Suite& suite) {
-  auto s = db.prepare("SELECT status FROM runs WHERE resolved_hash = ?1 ORDER BY run_id DESC LIMIT 1");
+  auto s = db.prepare("SELECT status FROM runs WHERE resolved_hash = ?1 ORDER BY started_at DESC, run_id DESC LIMIT 1");
   s.bind(1, suite.resolved_hash);
   return s.step() && s.column_text(0) == "finished";
 }

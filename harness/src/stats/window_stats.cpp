@@ -21,7 +21,6 @@ WindowStats window_stats(const std::vector<double>& estimates, double truth) {
   s.std = std::sqrt(s.variance);
   s.bias = s.mean - truth;
   s.mse = xt::mean(xt::square(e - truth))();
-  s.trend_variance = trend_variance(estimates, kTrendHalfWidth);
   return s;
 }
 

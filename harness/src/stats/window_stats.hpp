@@ -13,12 +13,11 @@ struct WindowStats {
   double std = 0.0;
   double bias = 0.0;      // mean − truth
   double mse = 0.0;       // mean of (estimate − truth)², = bias² + variance
-  double trend_variance = 0.0;  // trend_variance(estimates, kTrendHalfWidth): the jitter, drift removed
 };
 
 // The half-width of the running trend of trend_variance as the tasks record it: a centred moving
-// average over 101 steps, long against the step-to-step noise of a minibatch estimate and short
-// against a level of a staircase (thousands of steps).
+// average over up to 101 steps, long against the step-to-step noise of a minibatch estimate and
+// short against a level of a staircase (thousands of steps).
 inline constexpr std::size_t kTrendHalfWidth = 50;
 
 // Mean square of the residuals of `values` around their running trend, the centred moving average

@@ -4,7 +4,6 @@
 #include "stats/window_stats.hpp"
 #include "util/format.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 namespace rpcbench {
@@ -65,14 +64,9 @@ void add_stability_summary(std::vector<SummaryValue>& summary, const std::vector
     summary.push_back({"", std::string(name) + "_variance", trailing_variance(*values, window)});
     summary.push_back({"", std::string(name) + "_variance_run", trailing_variance(*values, values->size())});
   }
-  // The estimate's jitter around its running trend over the same window: claim 1's stability
-  // metric, which a slow drift (learning) does not inflate.
-  if (!estimates.empty()) {
-    const std::size_t k = std::min(window, estimates.size());
-    summary.push_back({"", "mi_trend_variance",
-                       trend_variance(std::vector<double>(estimates.end() - static_cast<std::ptrdiff_t>(k), estimates.end()),
-                                      kTrendHalfWidth)});
-  }
+  // The estimate's jitter around its running trend over the run: a stability measure that the
+  // drift of learning does not inflate.
+  if (!estimates.empty()) summary.push_back({"", "mi_trend_variance", trend_variance(estimates, kTrendHalfWidth)});
   if (diverged_at) summary.push_back({"", "steps_to_divergence", static_cast<double>(*diverged_at)});
 }
 

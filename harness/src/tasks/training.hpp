@@ -32,7 +32,7 @@ class DivergenceLimits {
 // The stability summaries of one case (scope ""), from the steps it completed: the variance
 // (ddof 0) of the loss, the estimate and the gradient norm over the last `window` steps
 // (loss_variance, mi_variance, grad_norm_variance) and over the whole run (…_run), the estimate's
-// trend_variance over that window (mi_trend_variance), and, when it diverged, steps_to_divergence.
+// trend_variance over the run (mi_trend_variance), and, when it diverged, steps_to_divergence.
 void add_stability_summary(std::vector<SummaryValue>& summary, const std::vector<double>& losses,
                            const std::vector<double>& estimates, const std::vector<double>& grad_norms,
                            std::size_t window, std::optional<std::int64_t> diverged_at);
