@@ -140,6 +140,12 @@ TEST_F(BadInput, UsageErrors) {
   EXPECT_EQ(run_command(harness() + " run").exit_code, 2);
   EXPECT_EQ(run_command(harness() + " frobnicate").exit_code, 2);
   EXPECT_EQ(run_command(harness() + " run x.toml --threads -1").exit_code, 2);
+  // A negative run id used to mean "the latest": it is refused, as is 0 (ids start at 1).
+  for (const char* verb : {"report", "export", "claims"})
+    for (const char* id : {"-5", "0"}) {
+      const auto r = run_command(harness() + " " + verb + " --run " + id);
+      EXPECT_EQ(r.exit_code, 2) << verb << " --run " << id << ": " << r.output;
+    }
 }
 
 TEST(Cli, HelpForEveryVerbAndListing) {
@@ -603,6 +609,14 @@ TEST(CliClaims, StabilityAndBatchSizeQuickProfilesThenTheVerdict) {
           << row.dump();
     EXPECT_FALSE(section["runs"].empty()) << section.dump();
   }
+  // Claim 1 on the MI staircases compares the jitter the mi task recorded per level: finite values
+  // on both sides, with a true MI in the context.
+  bool jitter = false;
+  for (const auto& row : doc[0]["rows"])
+    jitter = jitter || (row["metric"].get<std::string>().rfind("jitter", 0) == 0 &&
+                        row["context"].get<std::string>().find("true MI") != std::string::npos &&
+                        row["subject_value"]["value"].is_number() && row["baseline_value"]["value"].is_number());
+  EXPECT_TRUE(jitter) << doc[0].dump();
   // A group with --resume after it finished runs nothing again.
   auto again = run_command(harness() + " run " + suite_file("stability.toml") + " --profile quick --resume --quiet --db " + db.string());
   EXPECT_EQ(again.exit_code, 0) << again.output;
@@ -616,6 +630,10 @@ TEST(CliClaims, StabilityAndBatchSizeQuickProfilesThenTheVerdict) {
   EXPECT_NE(html.find("<table class=\"claims\">"), std::string::npos);
   EXPECT_NE(html.find("Fraction of seeds that diverged on gaussian"), std::string::npos);
   EXPECT_NE(html.find("Training loss of rpc on gaussian, every seed"), std::string::npos);
+  // Its own run's verdicts only, not those of the other evidence runs in the database.
+  EXPECT_NE(html.find(" stability-mi, gaussian"), std::string::npos);
+  EXPECT_EQ(html.find(" batch-size-vision, "), std::string::npos);
+  EXPECT_EQ(html.find(" stability-vision, "), std::string::npos);
   const auto vision = dir.path() / "vision";
   ASSERT_EQ(run_command(harness() + " report --db " + db.string() + " --suite batch-size-vision --out " + vision.string()).exit_code, 0);
   std::ifstream vin(vision / "index.html");
@@ -630,6 +648,9 @@ TEST(CliClaims, AnEmptyDatabaseHasNoVerdict) {
   Database(db, Database::Mode::read_write);
   const auto r = run_command(harness() + " claims --db " + db.string());
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto missing = run_command(harness() + " claims --run 7 --db " + db.string());
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("claims --run 7: no such run"), std::string::npos) << missing.output;
   std::size_t n = 0;
   for (auto at = r.output.find("NO VERDICT"); at != std::string::npos; at = r.output.find("NO VERDICT", at + 1)) ++n;
   EXPECT_EQ(n, 3u) << r.output;

@@ -58,6 +58,21 @@ TEST(Registry, RefusesALibraryThatIsNotAPlugin) {
   EXPECT_NE(error.find("is not an rpcbench plugin"), std::string::npos) << error;
 }
 
+TEST(Registry, RefusesPluginSymbolsThatArePlainFunctions) {
+  // Before, import_alias read the function's first bytes as a function pointer: a segfault.
+  const std::string error = load_error(fixture("plain_functions"));
+  EXPECT_NE(error.find("but not as the alias"), std::string::npos) << error;
+  EXPECT_NE(error.find("libfixture_plain_functions.so"), std::string::npos) << error;
+}
+
+TEST(Registry, ASymlinkLoopNamedLikeAPluginIsAnInputError) {
+  test::TempDir dir;
+  std::filesystem::create_symlink(dir.path() / "loop.so", dir.path() / "loop.so");
+  const std::string error = load_error(dir.path().string());
+  EXPECT_NE(error.find("cannot use 'loop.so'"), std::string::npos) << error;
+  EXPECT_NE(error.find(dir.path().string()), std::string::npos) << error;
+}
+
 TEST(Registry, RefusesDuplicateNamesNamingBothFiles) {
   const std::string error = load_error(fixture("duplicate"));
   EXPECT_NE(error.find("duplicate objective plugin 'fixture_nan'"), std::string::npos) << error;

@@ -32,7 +32,7 @@ void add_compare(CLI::App& app, CompareArgs& args) {
 
 void add_export(CLI::App& app, ExportArgs& args) {
   app.add_option("--db", args.db, "results database")->capture_default_str();
-  app.add_option("--run", args.run, "run id (default: the latest)");
+  app.add_option("--run", args.run, "run id (default: the latest finished)")->check(CLI::PositiveNumber);
   app.add_option("--suite", args.suite, "the latest run of this suite");
   app.add_option("--output,-o", args.output, "write here (default: stdout)");
 }

@@ -8,7 +8,7 @@ namespace rpcbench::cli {
 void add_report(CLI::App& app, ReportArgs& args) {
   app.add_option("--db", args.db, "results database")->capture_default_str();
   app.add_option("--suite", args.suite, "the latest run of this suite");
-  app.add_option("--run", args.run, "run id (default: the latest)");
+  app.add_option("--run", args.run, "run id (default: the latest started)")->check(CLI::PositiveNumber);
   app.add_option("--out", args.out, "output directory (index.html goes there)")->capture_default_str();
   app.add_option("--claims-subject", args.claims_subject, "objective label whose claims the report checks")
       ->capture_default_str();

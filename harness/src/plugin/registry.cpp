@@ -4,6 +4,7 @@
 #include "util/hash.hpp"
 
 #include <boost/dll/import.hpp>
+#include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
@@ -64,8 +65,15 @@ void PluginRegistry::load_directory(const fs::path& dir) {
   if (!fs::is_directory(dir, ec))
     throw InputError("plugin directory '" + dir.string() + "' does not exist or is not a directory");
   std::vector<fs::path> files;
-  for (const auto& item : fs::directory_iterator(dir, ec))
-    if (item.is_regular_file() && item.path().extension() == ".so") files.push_back(item.path());
+  for (const auto& item : fs::directory_iterator(dir, ec)) {
+    if (item.path().extension() != ".so") continue;
+    std::error_code item_ec;  // a symbolic-link loop or a dangling link named *.so: said, not thrown raw
+    const bool regular = item.is_regular_file(item_ec);
+    if (item_ec)
+      throw InputError("plugin directory '" + dir.string() + "': cannot use '" + item.path().filename().string() +
+                       "': " + item_ec.message());
+    if (regular) files.push_back(item.path());
+  }
   if (ec) throw InputError("cannot list plugin directory '" + dir.string() + "': " + ec.message());
   std::sort(files.begin(), files.end());
   for (const auto& file : files) load_file(file);
@@ -85,6 +93,20 @@ void PluginRegistry::load_file(const fs::path& path) {
     throw InputError("'" + absolute.string() + "' is not an rpcbench plugin: it does not export " +
                      kInfoSymbol + " and " + kFactorySymbol +
                      " (build it with rpcbench_add_plugin and an RPCBENCH_* macro)");
+  // import_alias reads each symbol as a pointer to the function: a plain function of that name
+  // would be called through its own machine code. BOOST_DLL_ALIAS puts the pointers in the
+  // "boostdll" section of the file; anything else is refused before it is touched.
+  std::vector<std::string> aliases;
+  try {
+    aliases = boost::dll::library_info(absolute.string()).symbols("boostdll");
+  } catch (const std::exception& e) {
+    throw InputError("cannot read the symbol table of plugin '" + absolute.string() + "': " + e.what());
+  }
+  for (const char* symbol : {kInfoSymbol, kFactorySymbol})
+    if (std::find(aliases.begin(), aliases.end(), symbol) == aliases.end())
+      throw InputError("'" + absolute.string() + "' exports " + symbol + " but not as the alias RPCBENCH_* macros make "
+                       "(BOOST_DLL_ALIAS, section boostdll): a plain function of that name cannot be imported; "
+                       "build it with rpcbench_add_plugin and an RPCBENCH_* macro");
 
   const PluginInfo* info = boost::dll::import_alias<InfoFunction>(*library, kInfoSymbol)();
   if (info == nullptr) throw InputError("'" + absolute.string() + "': plugin info is null");
