@@ -37,7 +37,7 @@ TEST(Cli, QuickMiSuiteRecordsEveryCaseWithProvenance) {
   EXPECT_NE(r.output.find("infonce (≤4.16)"), std::string::npos);  // the log N ceiling, N = 64
 
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND profile = 'quick' AND threads = 2 "
-                      "AND length(git_sha) > 0 AND libtorch_version LIKE '1.%' AND length(cpu_model) > 0 "
+                      "AND length(git_sha) > 0 AND libtorch_version = '" TORCH_VERSION "' AND length(cpu_model) > 0 "
                       "AND blas LIKE '%threads 2%' AND length(resolved_suite) > 100"),
             1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 16);
@@ -80,6 +80,60 @@ TEST(Cli, QuickMiSuiteRecordsEveryCaseWithProvenance) {
   EXPECT_EQ(write.exit_code, 2) << write.output;
   EXPECT_NE(write.output.find("only read-only SQL"), std::string::npos);
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
+}
+
+// `query` runs one read-only statement on its one database, streams at most --limit rows (1000
+// by default in the table format) and stops at --timeout, saying so each time.
+TEST(Cli, QueryRunsOneStatementWithinItsLimits) {
+  test::TempDir dir;
+  const auto db = dir.path() / "q.db";
+  Database(db, Database::Mode::read_write);
+  const std::string q = harness() + " query --db " + db.string() + " ";
+  const std::string endless = "\"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) ";
+
+  const auto two = run_command(q + "\"SELECT 1; DROP TABLE runs\"");
+  EXPECT_EQ(two.exit_code, 2) << two.output;
+  EXPECT_NE(two.output.find("runs one statement; found more after the first: DROP TABLE runs"), std::string::npos)
+      << two.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs'"), 1);
+  for (const char* fine : {"\"SELECT 1;\"", "\"SELECT 1; -- a comment\"", "\"SELECT 1 ;; \""}) {
+    const auto r = run_command(q + "-f csv " + fine);
+    EXPECT_EQ(r.exit_code, 0) << fine << ": " << r.output;
+    EXPECT_EQ(r.output, "1\n1\n") << fine;
+  }
+  const auto attach = run_command(q + "\"ATTACH '" + (dir.path() / "other.db").string() + "' AS other\"");
+  EXPECT_EQ(attach.exit_code, 2) << attach.output;
+  EXPECT_NE(attach.output.find("ATTACH and DETACH are refused"), std::string::npos) << attach.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "other.db"));
+
+  const auto table = run_command(q + endless + "SELECT i FROM n\"");
+  EXPECT_EQ(table.exit_code, 0) << table.output.substr(0, 500);
+  EXPECT_NE(table.output.find("1000 row(s) (cut at --limit 1000)"), std::string::npos);
+  EXPECT_NE(table.output.find("query: output cut at --limit 1000 row(s); more rows follow"), std::string::npos);
+  EXPECT_EQ(table.output.find("\n1001 "), std::string::npos);
+
+  const auto csv = run_command(q + "-f csv --limit 3 " + endless + "SELECT i FROM n\"");
+  EXPECT_EQ(csv.exit_code, 0);
+  EXPECT_EQ(csv.output, "i\n1\n2\n3\nquery: output cut at --limit 3 row(s); more rows follow (--limit 0 for all)\n");
+  const auto exact = run_command(q + "-f csv --limit 3 \"SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9\"");
+  EXPECT_EQ(exact.output, "7\n7\n8\n9\n") << exact.output;  // all of it: no note
+
+  const auto json = run_command(q + "-f json --limit 4 " + endless + "SELECT i, 'x' AS t FROM n\"");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const auto note = json.output.find("query: output cut at --limit 4");  // stderr, after the JSON on stdout
+  ASSERT_NE(note, std::string::npos) << json.output;
+  const auto rows = nlohmann::json::parse(json.output.substr(0, note));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[3]["i"], 4);
+  EXPECT_EQ(rows[3]["t"], "x");
+  EXPECT_EQ(nlohmann::json::parse(run_command(q + "-f json \"SELECT 1 WHERE 0\"").output).size(), 0u);
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto stopped = run_command(q + "--timeout 1 " + endless + "SELECT count(*) FROM n\"");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.output;
+  EXPECT_NE(stopped.output.find("query: stopped after --timeout 1 s"), std::string::npos) << stopped.output;
+  EXPECT_LT(seconds, 60.0);  // not a timing test: it ends at all
 }
 
 class BadInput : public ::testing::Test {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+
 namespace rpcbench {
 namespace {
 
@@ -304,12 +306,89 @@ TEST(CompareCli, ExportRoundTripAndExitCodes) {
   auto self_judged = test::run_command(h + " compare " + loose_cand.string() + " " + loose_cand.string());
   EXPECT_EQ(self_judged.exit_code, 0) << self_judged.output;
 
-  for (auto& c : doc["cases"]) c["case_key"] = "dataset=other/objective=x/repeat=0";
+  for (std::size_t i = 0; i < doc["cases"].size(); ++i)  // distinct keys: a duplicated one is refused
+    doc["cases"][i]["case_key"] = "dataset=other/objective=x/repeat=" + std::to_string(i);
   const auto unrelated = dir.write("unrelated.json", doc.dump());
   auto none = test::run_command(h + " compare " + unrelated.string() + " " + db);
   EXPECT_EQ(none.exit_code, 2) << none.output;
   EXPECT_NE(none.output.find("nothing to compare"), std::string::npos) << none.output;
   EXPECT_EQ(test::run_command(h + " compare nosuchthing " + db + " --db " + db).exit_code, 2);
+}
+
+// A hostile export is refused whole before anything is written, naming the file and the JSON
+// path: not JSON where JSON is stored, wrong types in typed columns, nulls, missing and unknown
+// keys, duplicated cases, an edited resolved suite. No database is created; with a good file
+// beside a bad one nothing is imported; compare refuses a duplicated case rather than counting
+// it as a seed.
+TEST(CompareCli, ImportRefusesAnExportThatDoesNotFitTheSchema) {
+  test::TempDir dir;
+  const std::string suite =
+      dir.write("s.toml", test::tiny_mi_suite("hostile", "[1.0, 2.0]", 20, "[[objectives]]\nplugin = \"infonce\"\n"
+                                                                           "[[objectives]]\nplugin = \"rpc\"\n"))
+          .string();
+  const std::string db = (dir.path() / "r.db").string(), good = (dir.path() / "good.json").string();
+  const auto h = test::harness();
+  ASSERT_EQ(test::run_command(h + " run " + suite + " --quiet --db " + db).exit_code, 0);
+  ASSERT_EQ(test::run_command(h + " export --db " + db + " -o " + good).exit_code, 0);
+  std::ifstream in(good);
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  ASSERT_GE(doc["cases"].size(), 2u);
+  const std::string scope = doc["cases"][0]["summaries"].begin().key();
+  const std::string name = doc["cases"][0]["summaries"][scope].begin().key();
+
+  const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> mutations = {
+      {[](auto& d) { d["run"]["resolved_suite"] = "{not json"; }, "at /run/resolved_suite: expected an object"},
+      {[](auto& d) { d["run"]["resolved_suite"] = nlohmann::json::object(); }, "at /run/resolved_suite: missing object 'suite'"},
+      {[](auto& d) { d["run"]["resolved_suite"]["suite"]["name"] = "other"; }, "at /run/resolved_suite/suite/name: differs"},
+      {[](auto& d) { d["run"]["resolved_suite"]["seed_note"] = 1; }, "at /run/resolved_hash: is not the SHA-256"},
+      {[](auto& d) { d["run"]["provenance"] = "x"; }, "at /run/provenance: expected an object"},
+      {[](auto& d) { d["run"]["seed"] = "12"; }, "at /run/seed: expected an integer, got a string \"12\""},
+      {[](auto& d) { d["run"].erase("started_at"); }, "at /run: missing key 'started_at'"},
+      {[](auto& d) { d["run"]["status"] = "done"; }, "at /run/status: unknown status \"done\""},
+      {[](auto& d) { d["run"]["evil"] = 1; }, "at /run/evil: unknown key (not a column of runs)"},
+      {[](auto& d) { d["cases"][0]["seed"] = "7"; }, "at /cases/0/seed: expected an integer, got a string"},
+      {[](auto& d) { d["cases"][1]["status"] = nullptr; }, "at /cases/1/status: must not be null"},
+      {[](auto& d) { d["cases"][1]["wall_seconds"] = true; }, "at /cases/1/wall_seconds: expected a number, got a boolean"},
+      {[&](auto& d) { d["cases"][0]["summaries"][scope][name] = "NaN"; },
+       "at /cases/0/summaries/" + scope + "/" + name + ": expected a number or null, got a string"},
+      {[&](auto& d) { d["cases"][0]["summaries"][scope][name] = nlohmann::json::object(); }, "got an object"},
+      {[&](auto& d) { d["cases"][0]["summaries"][scope] = 3; }, "at /cases/0/summaries/" + scope + ": expected an object"},
+      {[](auto& d) { d["cases"][1]["case_key"] = d["cases"][0]["case_key"]; }, "at /cases/1/case_key: case '"},
+      {[](auto& d) { d["cases"] = nlohmann::json::object(); }, "at /cases: expected an array"},
+      {[](auto& d) { d["schema"] = "1"; }, "is not an rpcbench export"},
+  };
+  for (std::size_t i = 0; i < mutations.size(); ++i) {
+    nlohmann::json bad = doc;
+    mutations[i].first(bad);
+    const std::string file = dir.write("bad" + std::to_string(i) + ".json", bad.dump()).string();
+    const std::string target = (dir.path() / ("new" + std::to_string(i) + ".db")).string();
+    const auto r = test::run_command(h + " import " + file + " --db " + target);
+    EXPECT_EQ(r.exit_code, 2) << i << ": " << r.output;
+    EXPECT_NE(r.output.find(mutations[i].second), std::string::npos) << i << ": " << r.output;
+    EXPECT_NE(r.output.find(file), std::string::npos) << i << ": " << r.output;
+    EXPECT_FALSE(std::filesystem::exists(target)) << i;  // a failed import creates no database
+  }
+  // A good file beside a bad one: nothing imported into an existing database either.
+  const std::string existing = (dir.path() / "existing.db").string();
+  ASSERT_EQ(test::run_command(h + " import " + good + " --db " + existing).exit_code, 0);
+  nlohmann::json twice = doc;
+  twice["run"]["started_at"] = "2000-01-01T00:00:00Z";
+  twice["cases"][1]["seed"] = 1.5;
+  const std::string bad = dir.write("twice.json", twice.dump()).string();
+  EXPECT_EQ(test::run_command(h + " import " + good + " " + bad + " --db " + existing).exit_code, 2);
+  Database check(existing, Database::Mode::read_only);
+  auto runs = check.prepare("SELECT count(*) FROM runs");
+  runs.step();
+  EXPECT_EQ(runs.column_int(0), 1);
+  // Every report reader still works on the database.
+  EXPECT_EQ(test::run_command(h + " report --db " + existing + " --out " + (dir.path() / "html").string()).exit_code, 0);
+
+  nlohmann::json duplicated = doc;
+  duplicated["cases"].push_back(doc["cases"][0]);
+  const std::string dup = dir.write("dup.json", duplicated.dump()).string();
+  const auto cmp = test::run_command(h + " compare " + dup + " " + good + " --gates " + suite);
+  EXPECT_EQ(cmp.exit_code, 2) << cmp.output;
+  EXPECT_NE(cmp.output.find("appears twice"), std::string::npos) << cmp.output;
 }
 
 }  // namespace

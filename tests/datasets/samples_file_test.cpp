@@ -112,6 +112,14 @@ TEST_F(SamplesFile, BadCsvFilesNameTheLineAndColumn) {
   EXPECT_NE(one.find("1 sample after the header; at least 2 are needed"), std::string::npos) << one;
   const std::string nothing = csv_error("");
   EXPECT_NE(nothing.find("empty file"), std::string::npos) << nothing;
+  // C99 hex floats, which strtod reads, are refused; a huge field is shown cut, not echoed whole.
+  const std::string hex = csv_error("X1,Y1\n1,0x1p3\n3,4\n");
+  EXPECT_NE(hex.find("s.csv:2:3: '0x1p3' in column Y1 is a hexadecimal number"), std::string::npos) << hex;
+  const std::string huge_field = csv_error("X1,Y1\n1," + std::string(10u << 20, 'a') + "\n3,4\n");
+  EXPECT_NE(huge_field.find("s.csv:2:3: '" + std::string(60, 'a') + "… (10485760 bytes)' in column Y1 is not a number"),
+            std::string::npos)
+      << huge_field.substr(0, 300);
+  EXPECT_LT(huge_field.size(), 1000u);
   const std::string extension = error_of({{"path", dir.write("s.txt", "X1,Y1\n1,2\n3,4\n").string()}});
   EXPECT_NE(extension.find("must end in .csv"), std::string::npos) << extension;
 }
@@ -177,6 +185,9 @@ TEST_F(SamplesFile, BadNpyFilesAreRefusedWithWhatIsWrong) {
   EXPECT_NE(err("negative.npy", "x.npy").find("negative sizes"), std::string::npos) << err("negative.npy", "x.npy");
   EXPECT_NE(err("trailing.npy", "x.npy").find("does not match the 32 bytes"), std::string::npos) << err("trailing.npy", "x.npy");
   EXPECT_NE(err("x.npy", "").find("parameter 'y_path' must name the .npy of Y"), std::string::npos) << err("x.npy", "");
+  // Cut after the magic and version: truncated, not an "unsupported format version".
+  dir.write("cut.npy", std::string("\x93NUMPY\x01\x00", 8));
+  EXPECT_NE(err("cut.npy", "x.npy").find("cut.npy: the .npy file is truncated"), std::string::npos) << err("cut.npy", "x.npy");
   dir.write("fake.npy", "X1,Y1\n1,2\n");
   EXPECT_NE(err("fake.npy", "x.npy").find("not an .npy file"), std::string::npos) << err("fake.npy", "x.npy");
 }

@@ -4,6 +4,8 @@
 #include "test_support.hpp"
 #include "util/errors.hpp"
 
+#include <sys/stat.h>
+
 #include <sndfile.h>
 #include <nlohmann/json.hpp>
 
@@ -240,6 +242,15 @@ TEST(EspeakCorpus, BadSettingsAreRefusedByName) {
   p = tiny(cache.path());
   p["word_list"] = (cache.path() / "no-words.txt").string();
   expect_refused(p, (cache.path() / "no-words.txt").string());
+  // Not files: read until memory ran out (/dev/zero) or hung (a FIFO with no writer).
+  const auto fifo = cache.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& key : {"word_list", "sentence_file"})
+    for (const std::string& path : {std::string("/dev/zero"), fifo.string()}) {
+      p = tiny(cache.path());
+      p[key] = path;
+      expect_refused(p, "the " + key + " '" + path + "' is not a regular file");
+    }
   p = tiny(cache.path());
   p["utterances_per_speaker"] = std::int64_t{1};
   expect_refused(p, "utterances_per_speaker");

@@ -9,6 +9,9 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <thread>
+
 namespace rpcbench {
 namespace {
 
@@ -247,11 +250,58 @@ TEST(Database, ASchemaVersionOutsideTheKnownRangeIsRefusedNamingIt) {
   }
 }
 
+// The schema is checked, not trusted on user_version: a trigger (it fired during an import), a
+// view the harness did not make, a view in place of a table (an endless CTE hung merge, query
+// and report), a changed table: refused by every way of opening, naming the object, before any
+// statement reads through it. An index of the user's own is harmless and allowed.
+TEST(Database, PlantedTriggersViewsAndChangedTablesAreRefused) {
+  test::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> plants = {
+      {"CREATE TRIGGER spy AFTER INSERT ON runs BEGIN DELETE FROM cases; END", "holds a trigger 'spy'"},
+      {"CREATE VIEW extra AS SELECT 1", "holds a view 'extra' that rpcbench did not make"},
+      {"DROP VIEW case_summaries; CREATE VIEW case_summaries AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+       "SELECT i + 1 FROM n) SELECT i FROM n",
+       "holds a view 'case_summaries' that rpcbench did not make"},
+      {"PRAGMA foreign_keys = OFF; DROP VIEW case_summaries; DROP TABLE runs; CREATE VIEW runs AS WITH RECURSIVE "
+       "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i AS run_id FROM n",
+       "'runs' is a view, not rpcbench's table"},
+      {"ALTER TABLE cases ADD COLUMN note TEXT", "table 'cases' does not have rpcbench's columns"},
+  };
+  for (std::size_t i = 0; i < plants.size(); ++i) {
+    const auto path = dir.path() / ("p" + std::to_string(i) + ".db");
+    { Database made(path, Database::Mode::read_write); }
+    sqlite3* raw = nullptr;
+    sqlite3_open(path.c_str(), &raw);
+    ASSERT_EQ(sqlite3_exec(raw, plants[i].first.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << plants[i].first;
+    sqlite3_close(raw);
+    for (const auto mode : {Database::Mode::read_write, Database::Mode::read_only}) {
+      try {
+        Database db(path, mode);
+        ADD_FAILURE() << plants[i].first << " was accepted";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find(plants[i].second), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+      }
+    }
+    Database target(dir.path() / "target.db", Database::Mode::read_write);
+    EXPECT_THROW(merge_database(target, path), InputError) << plants[i].first;
+  }
+  const auto indexed = dir.path() / "indexed.db";
+  { Database made(indexed, Database::Mode::read_write); }
+  sqlite3* raw = nullptr;
+  sqlite3_open(indexed.c_str(), &raw);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE INDEX mine ON summaries (name)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  EXPECT_NO_THROW(Database(indexed, Database::Mode::read_write));
+  EXPECT_NO_THROW(Database(indexed, Database::Mode::read_only));
+}
+
 // Writes one finished run of FakeRun (two cases, three samples each) into `path`.
 void write_run(const std::filesystem::path& path, const std::string& started_at, const std::string& sha) {
   FakeRun run;
   run.info.started_at = started_at;
   run.info.provenance["git_sha"] = sha;
+  run.info.provenance["json"] = "{\"git_sha\": \"" + sha + "\"}";
   Database db(path, Database::Mode::read_write);
   SqliteReporter reporter(db);
   reporter.run_started(run.info);
@@ -293,6 +343,32 @@ TEST(Merge, CombinesRunsKeepsProvenanceAndIsIdempotent) {
   EXPECT_EQ(again.runs_skipped, 1u);
   EXPECT_EQ(count(out, "SELECT count(*) FROM samples"), 12);
   EXPECT_THROW(merge_database(out, dir.path() / "missing.db"), InputError);
+}
+
+// Merges into one output at once: each waits for the other's write, then skips what is there,
+// instead of failing at once with "database is locked". The output holds every run once.
+TEST(Merge, ConcurrentMergesIntoOneOutputWaitAndSkip) {
+  test::TempDir dir;
+  for (int i = 0; i < 30; ++i) {
+    char started[40];
+    std::snprintf(started, sizeof started, "2026-01-%02dT00:00:00.000Z", i + 1);
+    write_run(dir.path() / "many.db", started, "sha" + std::to_string(i));
+  }
+  for (int round = 0; round < 3; ++round) {
+    const auto out = dir.path() / ("out" + std::to_string(round) + ".db");
+    std::vector<test::CommandResult> results(3);
+    std::vector<std::thread> merges;
+    for (auto& r : results)
+      merges.emplace_back([&r, &dir, &out] {
+        r = test::run_command(test::harness() + " merge " + (dir.path() / "many.db").string() + " -o " + out.string());
+      });
+    for (auto& m : merges) m.join();
+    for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << r.output;
+    Database merged(out, Database::Mode::read_only);
+    EXPECT_EQ(count(merged, "SELECT count(*) FROM runs"), 30);
+    EXPECT_EQ(count(merged, "SELECT count(DISTINCT git_sha) FROM runs"), 30);
+    EXPECT_EQ(count(merged, "SELECT count(*) FROM samples"), 30 * 6);
+  }
 }
 
 }  // namespace

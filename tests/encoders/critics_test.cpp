@@ -14,7 +14,7 @@ std::shared_ptr<Encoder> make(const std::string& name, std::map<std::string, Par
                               InputSpec input = {{20}, {20}, 0}) {
   const PluginDescriptor* d = real_plugins().find(PluginKind::encoder, name);
   if (d == nullptr) throw std::runtime_error("plugin not built: " + name);
-  return real_plugins().make_encoder(*d, Params("encoder '" + name + "'", std::move(values)), input);
+  return real_plugins().make_encoder(*d, test::declared_params(*d, std::move(values)), input);
 }
 
 const std::map<std::string, ParamValue> kSmall = {{"hidden", std::int64_t{16}},
@@ -180,6 +180,52 @@ TEST(Critics, StackedScoresAndGradientsAreEachMembersOwn) {
         EXPECT_TRUE(torch::allclose(stacked[k].grad()[m], member_params[m][k].grad(), 1e-5, 1e-6))
             << "member " << m << " parameter " << k;
     }
+  }
+}
+
+// precision = "bfloat16": the N²-row layers in bfloat16, the read-out in float32. The scores are
+// the float32 critic's to bfloat16's precision (8 significant bits), the parameters and their
+// gradients stay float32 and agree with float32's, stacked members included; a bad name is refused.
+TEST(Critics, ConcatBfloat16PrecisionIsFloat32ToBfloat16sPrecision) {
+  std::map<std::string, ParamValue> params = {{"hidden", std::int64_t{64}}, {"layers", std::int64_t{2}},
+                                              {"activation", std::string("relu")}};
+  torch::manual_seed(3);
+  auto exact = make("concat", params);
+  params["precision"] = std::string("bfloat16");
+  auto rounded = make("concat", params);
+  {
+    torch::NoGradGuard no_grad;
+    auto to = rounded->module().parameters();
+    auto from = exact->module().parameters();
+    for (std::size_t k = 0; k < to.size(); ++k) to[k].copy_(from[k]);
+  }
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::randn({16, 20}), y = torch::randn({16, 20});
+  const torch::Tensor s32 = exact->score_matrix(x, y), s16 = rounded->score_matrix(x, y);
+  ASSERT_EQ(s16.scalar_type(), torch::kFloat32);
+  const double scale = s32.abs().max().item<double>();
+  const double err = (s16 - s32).abs().max().item<double>();
+  EXPECT_GT(err, 0.0);  // it did compute in bfloat16
+  EXPECT_LT(err, 0.03 * scale);
+  s32.sum().backward();
+  s16.sum().backward();
+  auto p32 = exact->module().parameters(), p16 = rounded->module().parameters();
+  for (std::size_t k = 0; k < p32.size(); ++k) {
+    ASSERT_EQ(p16[k].grad().scalar_type(), torch::kFloat32);
+    const double g = p32[k].grad().norm().item<double>();
+    EXPECT_LT((p16[k].grad() - p32[k].grad()).norm().item<double>(), 0.05 * g + 1e-6) << "parameter " << k;
+  }
+  const auto stacked = stack_member_parameters({rounded->module().parameters()}, torch::kCPU);
+  const torch::Tensor s_stacked = rounded->stacked_score_matrices(stacked, x.unsqueeze(0), y.unsqueeze(0));
+  EXPECT_LT((s_stacked[0] - s32).abs().max().item<double>(), 0.03 * scale);
+
+  params["precision"] = std::string("float16");
+  try {
+    make("concat", params);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("precision"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("float16"), std::string::npos) << e.what();
   }
 }
 

@@ -85,6 +85,40 @@ TEST_F(SuiteLoader, ResolvesDefaultsAndExpandsCases) {
   EXPECT_EQ(s.profiles, std::vector<std::string>{"quick"});
 }
 
+// Suites past the documented limits (suite.hpp) are refused at the key, before anything is
+// expanded: a million-value sweep, a grid of too many cases, long or controlling strings.
+TEST_F(SuiteLoader, RefusesSuitesPastTheLimitsAtTheKey) {
+  auto values = [](std::size_t n, double scale) {
+    std::string list = "[";
+    for (std::size_t i = 0; i < n; ++i) list += (i ? ", " : "") + std::to_string(scale * static_cast<double>(i + 1));
+    return list + "]";
+  };
+  std::string e = error(std::string(kValid) + "\n[sweep]\nlearning_rate = " + values(1001, 1e-6) + "\n");
+  EXPECT_NE(e.find(":37:17: [sweep] 'learning_rate' lists 1001 values; an axis is limited to 1000"), std::string::npos) << e;
+  // 1 dataset × (2 objectives + control) × 400 × 100 repeats = 120 000 cases
+  e = error(replace(kValid, "seed = 5", "seed = 5\nrepeats = 100") + "\n[sweep]\nlearning_rate = " + values(400, 1e-6) + "\n");
+  EXPECT_NE(e.find("the grid makes up to 120000 cases"), std::string::npos) << e;
+  EXPECT_NE(e.find("limited to 100000"), std::string::npos) << e;
+  EXPECT_EQ(error(replace(kValid, "seed = 5", "seed = 5\nrepeats = 1001")).find("'repeats' in [suite] is limited to 1000") ==
+                std::string::npos,
+            false);
+  e = error(replace(kValid, "mi_levels = [1, 2.0]", "mi_levels = " + values(10001, 1e-3)));
+  EXPECT_NE(e.find("parameter 'mi_levels' lists 10001 values; lists are limited to 10000"), std::string::npos) << e;
+
+  e = error(replace(kValid, "name = \"tiny\"", "name = \"" + std::string(5000, 'n') + "\""));
+  EXPECT_NE(e.find(":2:8: 'name' in [suite] is 5000 bytes long; strings are limited to 4096"), std::string::npos) << e;
+  e = error(replace(kValid, "name = \"tiny\"", "name = \"ti\\u0000ny\""));
+  EXPECT_NE(e.find(":2:8: 'name' in [suite] holds the control character U+0000 at byte 2"), std::string::npos) << e;
+  e = error(replace(kValid, "name = \"tiny\"", "name = \"tiny\"\ndescription = \"abc\\u202Edef\""));
+  EXPECT_NE(e.find("'description' in [suite] holds a Unicode bidirectional control character at byte 3"), std::string::npos) << e;
+  EXPECT_EQ(load(replace(kValid, "name = \"tiny\"", "name = \"tiny\"\ndescription = \"two\\nlines\"")).description, "two\nlines");
+  e = error(replace(kValid, "plugin = \"separable\"", "plugin = \"separable\"\nactivation = \"re\\u001blu\""));
+  EXPECT_NE(e.find("parameter 'activation' holds the control character U+001B"), std::string::npos) << e;
+
+  e = error(std::string(kValid) + "# " + std::string(5u << 20, 'x') + "\n");
+  EXPECT_NE(e.find("bytes; suites are limited to 4194304"), std::string::npos) << e.substr(0, 300);
+}
+
 TEST_F(SuiteLoader, ProfileOverridesTaskDatasetsAndOneObjective) {
   const Suite s = load(kValid, "quick");
   EXPECT_EQ(s.task_params.get_int("batch_size"), 4);

@@ -35,6 +35,8 @@ struct ListArgs {
 };
 struct QueryArgs {
   std::string sql, db = kDefaultDb, format = "table", suite;
+  std::int64_t limit = -1;  // rows printed; -1: the format's default (table 1000, csv/json all)
+  double timeout_seconds = 600;
 };
 
 struct CompareArgs {

@@ -3,6 +3,7 @@
 #include "compare/compare.hpp"
 #include "report/console_reporter.hpp"
 #include "tasks/task.hpp"
+#include "util/atomic_file.hpp"
 #include "util/errors.hpp"
 #include "util/format.hpp"
 
@@ -43,9 +44,12 @@ void add_import(CLI::App& app, ImportArgs& args) {
 }
 
 int import_command(const ImportArgs& args) {
+  // Every file checked before the database is opened (or created): bad input writes nothing.
+  std::vector<nlohmann::json> docs;
+  for (const auto& file : args.files) docs.push_back(read_export(file));
   Database db(args.db, Database::Mode::read_write);
-  for (const auto& file : args.files)
-    std::fprintf(stderr, "%s: %s\n", file.c_str(), import_run(db, file) ? "imported" : "already present");
+  for (std::size_t i = 0; i < docs.size(); ++i)
+    std::fprintf(stderr, "%s: %s\n", args.files[i].c_str(), import_run(db, docs[i]) ? "imported" : "already present");
   return kExitOk;
 }
 
@@ -55,13 +59,7 @@ int export_command(const ExportArgs& args) {
     std::fputs(text.c_str(), stdout);
     return kExitOk;
   }
-  const std::string tmp = args.output + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw InputError("cannot write '" + args.output + "'");
-    out << text;
-  }
-  std::filesystem::rename(tmp, args.output);
+  write_file_atomically(args.output, text);
   std::fprintf(stderr, "exported to %s\n", args.output.c_str());
   return kExitOk;
 }

@@ -3,6 +3,8 @@
 #include "run/aggregates.hpp"
 #include "util/errors.hpp"
 
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -22,6 +24,9 @@ int merge_command(const MergeArgs& args) {
   }
   for (const auto& input : args.inputs) Database(input, Database::Mode::read_only);  // all valid before writing
   Database out(args.output, Database::Mode::read_write);
+  // Another merge into the same output may hold the write lock for a whole run's samples: wait
+  // for it (then skip what it added) rather than fail after the usual 10 s.
+  sqlite3_busy_timeout(out.handle(), 600000);
   for (const auto& input : args.inputs) {
     const MergeStats s = merge_database(out, input);
     std::fprintf(stderr, "%s: %zu run(s) added (%zu cases, %zu samples), %zu already present\n", input.c_str(),

@@ -1,9 +1,11 @@
 #include "compare/compare.hpp"
 
+#include "db/database.hpp"
+#include "report/reporter.hpp"
 #include "stats/intervals.hpp"
 #include "stats/two_sample.hpp"
-#include "db/database.hpp"
 #include "util/errors.hpp"
+#include "util/hash.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -170,16 +172,156 @@ void insert_row(Database& db, const std::string& table, const json& row, const s
 
 }  // namespace
 
-bool import_run(Database& db, const std::filesystem::path& file) {
+namespace {
+
+struct Column {
+  std::string name, type;
+  bool not_null = false;
+};
+
+// The columns of `table` in this harness's schema (an in-memory database made by the migrations,
+// so the check can never drift from the schema).
+const std::vector<Column>& schema_columns(const std::string& table) {
+  static const std::map<std::string, std::vector<Column>> tables = [] {
+    Database memory(":memory:", Database::Mode::read_write);
+    std::map<std::string, std::vector<Column>> out;
+    for (const char* t : {"runs", "cases", "summaries"}) {
+      auto info = memory.prepare(std::string("PRAGMA main.table_info(") + t + ")");
+      while (info.step()) out[t].push_back({info.column_text(1), info.column_text(2), info.column_int(3) != 0});
+    }
+    return out;
+  }();
+  return tables.at(table);
+}
+
+std::string kind_of(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
+class ExportCheck {
+ public:
+  explicit ExportCheck(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& at, const std::string& what) const {
+    throw InputError(file_ + ": at " + at + ": " + what);
+  }
+
+  // `row`'s keys are `table`'s columns (besides `structured`, checked by the caller, and
+  // `extra`); each value has its column's type; NOT NULL columns are there and not null.
+  void row(const json& row, const std::string& table, const std::string& at, const std::set<std::string>& optional,
+           const std::set<std::string>& structured, const std::set<std::string>& extra) const {
+    if (!row.is_object()) fail(at, "expected an object, got " + kind_of(row));
+    std::set<std::string> known(extra.begin(), extra.end());
+    for (const Column& c : schema_columns(table)) {
+      known.insert(c.name);
+      if (structured.count(c.name) != 0) continue;
+      const std::string where = at + "/" + c.name;
+      if (!row.contains(c.name)) {
+        if (c.not_null && optional.count(c.name) == 0) fail(at, "missing key '" + c.name + "'");
+        continue;
+      }
+      const json& v = row.at(c.name);
+      if (v.is_null()) {
+        if (c.not_null) fail(where, "must not be null");
+        continue;
+      }
+      const bool fits = c.type == "INTEGER" ? v.is_number_integer()
+                        : c.type == "REAL"  ? v.is_number() && !v.is_boolean()
+                                            : v.is_string();
+      if (!fits)
+        fail(where, std::string("expected ") +
+                        (c.type == "INTEGER" ? "an integer" : c.type == "REAL" ? "a number" : "a string") + ", got " +
+                        kind_of(v) + (v.is_string() ? " \"" + v.get<std::string>().substr(0, 40) + "\"" : ""));
+    }
+    for (const auto& [key, value] : row.items())
+      if (known.count(key) == 0) fail(at + "/" + key, "unknown key (not a column of " + table + ")");
+  }
+
+  void status(const json& v, const std::string& at) const {
+    const std::string text = v.get<std::string>();
+    for (CaseStatus s : {CaseStatus::running, CaseStatus::finished, CaseStatus::failed, CaseStatus::diverged,
+                         CaseStatus::killed, CaseStatus::skipped})
+      if (text == to_string(s)) return;
+    fail(at, "unknown status \"" + text.substr(0, 40) + "\" (running, finished, failed, diverged, killed, skipped)");
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace
+
+json read_export(const std::filesystem::path& file, bool check_resolved_hash) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw InputError("import: '" + file.string() + "' is not a file");
   std::ifstream in(file);
   if (!in) throw InputError("import: cannot read '" + file.string() + "'");
   const json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("schema", 0) != 1 || !doc.contains("run") ||
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("schema") || doc["schema"] != 1 || !doc.contains("run") ||
       !doc.contains("cases"))
-    throw InputError("import: '" + file.string() + "' is not an rpcbench export (schema 1; harness export)");
+    throw InputError("import: '" + file.string() + "' is not an rpcbench export (JSON with schema 1; harness export)");
+  const ExportCheck check(file.string());
+  for (const auto& [key, value] : doc.items())
+    if (key != "schema" && key != "run" && key != "cases") check.fail("/" + key, "unknown key (schema, run, cases)");
   const json& run = doc["run"];
-  for (const char* key : {"suite_name", "resolved_suite", "resolved_hash", "started_at", "status"})
-    if (!run.contains(key)) throw InputError("import: '" + file.string() + "' has no run." + key);
+  check.row(run, "runs", "/run", {}, {"resolved_suite", "provenance"}, {});
+  check.status(run["status"], "/run/status");
+  if (!run.contains("provenance") || !run["provenance"].is_object())
+    check.fail("/run/provenance", "expected an object");
+  if (!run.contains("resolved_suite") || !run["resolved_suite"].is_object())
+    check.fail("/run/resolved_suite", "expected an object (the resolved suite)");
+  const json& resolved = run["resolved_suite"];
+  // What report, claims and compare read of it.
+  if (!resolved.contains("suite") || !resolved["suite"].is_object())
+    check.fail("/run/resolved_suite", "missing object 'suite'");
+  for (const char* key : {"name", "task", "profile"})
+    if (!resolved["suite"].contains(key) || !resolved["suite"][key].is_string())
+      check.fail("/run/resolved_suite/suite", std::string("missing string '") + key + "'");
+  if (resolved["suite"]["name"] != run["suite_name"])
+    check.fail("/run/resolved_suite/suite/name", "differs from /run/suite_name");
+  for (const char* key : {"datasets", "objectives"})
+    if (!resolved.contains(key) || !resolved[key].is_array())
+      check.fail("/run/resolved_suite", std::string("missing array '") + key + "'");
+  if (resolved.contains("sweep")) {
+    if (!resolved["sweep"].is_array()) check.fail("/run/resolved_suite/sweep", "expected an array");
+    for (std::size_t i = 0; i < resolved["sweep"].size(); ++i) {
+      const json& axis = resolved["sweep"][i];
+      if (!axis.is_object() || !axis.contains("key") || !axis["key"].is_string() || !axis.contains("values") ||
+          !axis["values"].is_array())
+        check.fail("/run/resolved_suite/sweep/" + std::to_string(i), "expected {key: string, values: array}");
+    }
+  }
+  if (check_resolved_hash && sha256_hex(resolved.dump()) != run["resolved_hash"].get<std::string>())
+    check.fail("/run/resolved_hash", "is not the SHA-256 of /run/resolved_suite (edited by hand?)");
+
+  if (!doc["cases"].is_array()) check.fail("/cases", "expected an array");
+  std::set<std::string> keys;
+  for (std::size_t i = 0; i < doc["cases"].size(); ++i) {
+    const json& c = doc["cases"][i];
+    const std::string at = "/cases/" + std::to_string(i);
+    check.row(c, "cases", at, {"case_id", "run_id"}, {}, {"summaries"});
+    check.status(c["status"], at + "/status");
+    if (!keys.insert(c["case_key"].get<std::string>()).second)
+      check.fail(at + "/case_key", "case '" + c["case_key"].get<std::string>().substr(0, 200) + "' appears twice");
+    if (!c.contains("summaries") || !c["summaries"].is_object()) check.fail(at + "/summaries", "expected an object");
+    for (const auto& [scope, names] : c["summaries"].items()) {
+      if (!names.is_object()) check.fail(at + "/summaries/" + scope, "expected an object of name: value");
+      for (const auto& [name, value] : names.items())
+        if (!value.is_null() && (!value.is_number() || value.is_boolean()))
+          check.fail(at + "/summaries/" + scope + "/" + name, "expected a number or null, got " + kind_of(value));
+    }
+  }
+  return doc;
+}
+
+bool import_run(Database& db, const json& doc) {
+  const json& run = doc["run"];
   auto exists = db.prepare("SELECT count(*) FROM runs WHERE host IS ?1 AND pid IS ?2 AND started_at = ?3 AND resolved_hash = ?4");
   bind_json(exists, 1, run.value("host", json(nullptr)));
   bind_json(exists, 2, run.value("pid", json(nullptr)));
@@ -205,6 +347,8 @@ bool import_run(Database& db, const std::filesystem::path& file) {
   return true;
 }
 
+bool import_run(Database& db, const std::filesystem::path& file) { return import_run(db, read_export(file, true)); }
+
 ResultSet load_result_set(const std::string& spec, const std::string& db_path, const std::string& suite) {
   std::error_code ec;
   if (fs::is_regular_file(spec, ec)) {
@@ -214,9 +358,12 @@ ResultSet load_result_set(const std::string& spec, const std::string& db_path, c
       return from_json(run_json(db, id), "run " + std::to_string(id) + " in " + spec);
     }
     std::ifstream in(spec);
-    const json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("run") || !doc.contains("cases"))
+    const json probe = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (probe.is_discarded() || !probe.is_object() || !probe.contains("run") || !probe.contains("cases"))
       throw InputError(spec + ": neither an rpcbench database nor a JSON export (harness export)");
+    // Every field checked (a duplicated case is not an extra seed); the hash is not: a side is
+    // compared, not stored, and its gates never apply to itself.
+    const json doc = read_export(spec, /*check_resolved_hash=*/false);
     return from_json(doc, spec + " (exported run " + std::to_string(doc["run"].value("run_id", 0)) + ")");
   }
   if (!fs::exists(db_path, ec))

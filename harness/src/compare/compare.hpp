@@ -4,6 +4,8 @@
 #include "db/database.hpp"
 #include "suite/suite.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -34,6 +36,12 @@ std::string export_run(const std::string& db, std::optional<std::int64_t> run_id
 // Re-creates an exported run (runs, cases, summaries; not per-step samples) in `db`. Returns
 // false when that run is already there (same host, pid, start and resolved suite).
 bool import_run(Database& db, const std::filesystem::path& file);
+// The export in `file`, every field checked against the schema before anything is written
+// (columns and their types, statuses, the resolved suite and its hash, unique case keys, summary
+// values numbers or null; with `check_resolved_hash`, that the hash is the resolved suite's, as
+// a stored run's must be); InputError naming the file and the JSON path otherwise.
+nlohmann::json read_export(const std::filesystem::path& file, bool check_resolved_hash = true);
+bool import_run(Database& db, const nlohmann::json& export_doc);
 
 // diverged: a non-finite value on a side (reported; a finite baseline turning non-finite is a
 // regression instead). reported: a timing change, shown but not gated.

@@ -4,8 +4,11 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -121,12 +124,15 @@ const char* migration_sql(int version) {
 }
 
 Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
-  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr);
+  const char* tail = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt_, &tail);
   if (rc != SQLITE_OK) throw InputError(std::string("SQL error: ") + sqlite3_errmsg(db_) + " in: " + sql);
   if (stmt_ == nullptr) throw InputError("SQL error: empty statement: " + sql);
+  if (tail != nullptr) trailing_sql_.assign(tail, sql.c_str() + sql.size());
 }
 Statement::~Statement() { sqlite3_finalize(stmt_); }
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), trailing_sql_(std::move(other.trailing_sql_)) {
   other.stmt_ = nullptr;
 }
 
@@ -222,6 +228,7 @@ Database::Database(const std::filesystem::path& path, Mode mode) : path_(path) {
       if (version == 0)
         throw InputError("'" + path.string() + "' is not an rpcbench results database");
       check_schema_range(version);
+      check_schema_objects(version);
     }
   } catch (const std::runtime_error& e) {
     sqlite3_close(db_);
@@ -251,6 +258,99 @@ int Database::schema_version() {
   return static_cast<int>(s.column_int(0));
 }
 
+namespace {
+
+// What the migrations make at `version`, read off an in-memory database migrated to it: each
+// table's columns (name, type, not null, primary key), each view's SQL, and nothing else.
+struct SchemaObjects {
+  std::map<std::string, std::string> tables;  // name -> its columns, one text
+  std::map<std::string, std::string> views;   // name -> its SQL
+};
+
+std::string columns_text(sqlite3* db, const std::string& table) {
+  std::string text;
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, ("PRAGMA main.table_info(\"" + table + "\")").c_str(), -1, &s, nullptr);
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+    for (int i : {1, 2, 3, 5}) {
+      const auto* t = sqlite3_column_text(s, i);
+      text += (t != nullptr ? reinterpret_cast<const char*>(t) : "") + std::string(i == 5 ? ";" : ",");
+    }
+  }
+  sqlite3_finalize(s);
+  return text;
+}
+
+// name -> (type, sql) of every table, view and trigger in `db` (SQLite's own objects aside).
+std::map<std::string, std::pair<std::string, std::string>> schema_entries(sqlite3* db) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "SELECT type, name, coalesce(sql, '') FROM main.sqlite_master WHERE type IN ('table', 'view', 'trigger') "
+                         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &s, nullptr);
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW)
+    out[reinterpret_cast<const char*>(sqlite3_column_text(s, 1))] = {
+        reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), reinterpret_cast<const char*>(sqlite3_column_text(s, 2))};
+  sqlite3_finalize(s);
+  return out;
+}
+
+std::string squeezed(const std::string& sql) {  // whitespace runs as one space
+  std::string out;
+  for (char c : sql) {
+    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+const SchemaObjects& schema_objects_at(int version) {
+  static std::mutex mutex;
+  static std::map<int, SchemaObjects> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = cache.find(version);
+  if (found != cache.end()) return found->second;
+  sqlite3* db = nullptr;
+  RPCBENCH_CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK, "cannot open an in-memory database");
+  for (int v = 0; v < version; ++v)
+    RPCBENCH_CHECK(sqlite3_exec(db, migration_sql(v), nullptr, nullptr, nullptr) == SQLITE_OK, "a migration failed in memory");
+  SchemaObjects objects;
+  for (const auto& [name, entry] : schema_entries(db)) {
+    if (entry.first == "table") objects.tables[name] = columns_text(db, name);
+    if (entry.first == "view") objects.views[name] = squeezed(entry.second);
+    RPCBENCH_CHECK(entry.first != "trigger", "the migrations make no triggers");
+  }
+  sqlite3_close(db);
+  return cache.emplace(version, std::move(objects)).first->second;
+}
+
+}  // namespace
+
+void Database::check_schema_objects(int version) const {
+  const SchemaObjects& expected = schema_objects_at(version);
+  const auto actual = schema_entries(db_);
+  const std::string where = "database '" + path_.string() + "' (schema version " + std::to_string(version) + ")";
+  for (const auto& [name, columns] : expected.tables) {
+    const auto it = actual.find(name);
+    if (it == actual.end()) throw InputError(where + " has no table '" + name + "'");
+    if (it->second.first != "table")
+      throw InputError(where + ": '" + name + "' is a " + it->second.first + ", not rpcbench's table");
+    if (columns_text(db_, name) != columns)
+      throw InputError(where + ": table '" + name + "' does not have rpcbench's columns");
+  }
+  for (const auto& [name, entry] : actual) {
+    const auto& [type, sql] = entry;
+    if (type == "trigger")
+      throw InputError(where + " holds a trigger '" + name + "' that rpcbench did not make; refused (a trigger runs " +
+                       "on the harness's writes)");
+    if (type == "view" && (expected.views.count(name) == 0 || expected.views.at(name) != squeezed(sql)))
+      throw InputError(where + " holds a view '" + name + "' that rpcbench did not make; refused");
+  }
+  for (const auto& [name, sql] : expected.views)
+    if (actual.count(name) == 0) throw InputError(where + " has no view '" + name + "'");
+}
+
 void Database::check_schema_range(int version) const {
   // user_version is any 32-bit integer a user can set: a value outside the versions this harness
   // knows indexes no migration.
@@ -270,13 +370,17 @@ void Database::require_current_schema() {
 }
 
 void Database::migrate() {
-  if (schema_version() == kSchemaVersion) return;  // the common case, without a write lock
+  if (schema_version() == kSchemaVersion) {  // the common case, without a write lock
+    check_schema_objects(kSchemaVersion);
+    return;
+  }
   // Several processes may open a new database at once: the version is read again under the write
   // lock, so exactly one of them creates or migrates the schema and the others see it done.
   exec("PRAGMA foreign_keys = OFF");  // a no-op inside a transaction; table rebuilds need it off
   Transaction t(*this);
   const int version = schema_version();
   check_schema_range(version);
+  if (version > 0) check_schema_objects(version);
   if (version == 0) {
     Statement tables(db_, "SELECT count(*) FROM sqlite_master");
     tables.step();

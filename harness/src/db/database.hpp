@@ -41,11 +41,14 @@ class Statement {
   std::string column_text(int i) const;
   int column_type(int i) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
   bool read_only() const;
+  // The SQL after the first statement (SQLite compiles one statement and ignores the rest).
+  const std::string& trailing_sql() const { return trailing_sql_; }
 
  private:
   void check(int rc, const char* what) const;
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  std::string trailing_sql_;
 };
 
 class Database {
@@ -72,6 +75,9 @@ class Database {
  private:
   void migrate();
   void check_schema_range(int version) const;  // InputError outside 0…kSchemaVersion
+  // InputError unless the tables and views are those the migrations make at `version` (the
+  // columns of each table, the SQL of each view) and no trigger or other view is there.
+  void check_schema_objects(int version) const;
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
 };

@@ -59,6 +59,10 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
     while (s.step()) runs.push_back(s.column_int(0));
   }
   for (std::int64_t run : runs) {
+    // The check and the copy in one write transaction: BEGIN IMMEDIATE waits for another writer
+    // (a concurrent merge into the same output), then sees what it added. A read before it would
+    // pin an older snapshot, which SQLite refuses to upgrade at once ("database is locked").
+    Transaction t(target);
     // Already here as a run, or as a shard of a combined run.
     auto exists = target.prepare(
         "SELECT (SELECT count(*) FROM main.runs m JOIN src.runs s ON m.host IS s.host AND m.pid IS s.pid "
@@ -67,11 +71,12 @@ MergeStats merge_database(Database& target, const std::filesystem::path& source)
         "AND m.pid IS s.pid AND m.started_at = s.started_at AND r.resolved_hash = s.resolved_hash WHERE s.run_id = ?1)");
     exists.bind(1, run);
     exists.step();
-    if (exists.column_int(0) > 0) {
+    const bool present = exists.column_int(0) > 0;
+    exists.reset();
+    if (present) {
       ++stats.runs_skipped;
       continue;
     }
-    Transaction t(target);
     target.prepare("INSERT INTO main.runs (" + join(run_cols) + ") SELECT " + join(run_cols) +
                    " FROM src.runs WHERE run_id = ?1")
         .bind(1, run)
@@ -134,9 +139,12 @@ std::vector<std::int64_t> combine_shard_runs(Database& db, std::vector<std::stri
     std::int64_t run_id;
     int index;
   };
+  // One write transaction for the plan and its changes: a concurrent merge waits, then sees the
+  // shards combined.
+  Transaction t(db);
   std::map<std::string, std::vector<Part>> by_suite;  // resolved hash + N → parts
   auto s = db.prepare(
-      "SELECT run_id, resolved_hash, json_extract(provenance, '$.shard') FROM runs WHERE "
+      "SELECT run_id, resolved_hash, json_extract(provenance, '$.shard') FROM runs WHERE json_valid(provenance) AND "
       "json_extract(provenance, '$.shard') IS NOT NULL ORDER BY run_id");
   while (s.step()) {
     const std::string shard = s.column_text(2);
@@ -164,7 +172,6 @@ std::vector<std::int64_t> combine_shard_runs(Database& db, std::vector<std::stri
     }
     const auto first = std::min_element(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.index < b.index; });
     const std::int64_t keep = first->run_id;
-    Transaction t(db);
     for (const Part& p : parts) {
       db.prepare("INSERT INTO run_shards (run_id, shard, host, pid, started_at, finished_at, status, provenance) "
                  "SELECT ?1, json_extract(provenance, '$.shard'), host, pid, started_at, finished_at, status, provenance "
@@ -183,9 +190,9 @@ std::vector<std::int64_t> combine_shard_runs(Database& db, std::vector<std::stri
         .bind(1, keep)
         .bind(2, static_cast<std::int64_t>(count))
         .run();
-    t.commit();
     combined.push_back(keep);
   }
+  t.commit();
   return combined;
 }
 

@@ -1,10 +1,12 @@
 #include "report/html_report.hpp"
+#include "util/atomic_file.hpp"
 
 #include "claims/claims.hpp"
 #include "db/database.hpp"
 #include "report/svg_plot.hpp"
 #include "run/aggregates.hpp"
 #include "tasks/task.hpp"
+#include "util/atomic_file.hpp"
 #include "util/errors.hpp"
 #include "util/format.hpp"
 
@@ -387,13 +389,7 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
        << "the frame.</p>\n"
        << "</body></html>\n";
   const auto path = out_dir / "index.html";
-  const auto tmp = out_dir / "index.html.tmp";
-  {
-    std::ofstream out(tmp);
-    out << html.str();
-    if (!out) throw InputError("report: cannot write '" + path.string() + "'");
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, html.str());
   return path;
 }
 

@@ -1,5 +1,7 @@
 #include "report/json_reporter.hpp"
 
+#include "util/atomic_file.hpp"
+
 #include <cmath>
 #include <fstream>
 
@@ -39,13 +41,7 @@ void JsonReporter::run_finished(const RunEnd& end) {
   for (const auto& t : end.tables)
     doc_["tables"].push_back({{"title", t.title}, {"columns", t.columns}, {"rows", t.rows}, {"notes", t.notes}});
   // Written whole to a temporary name first: a reader never sees half a file.
-  const auto tmp = path_.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << doc_.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write '" + tmp + "'");
-  }
-  std::filesystem::rename(tmp, path_);
+  write_file_atomically(path_, doc_.dump(2) + "\n");
 }
 
 }  // namespace rpcbench

@@ -136,6 +136,17 @@ std::vector<Case> expand_cases(const Suite& suite, bool with_control = false);
 std::vector<std::filesystem::path> suite_group_members(const std::filesystem::path& path);
 
 inline constexpr const char* kControlLabel = "random_init";
+
+// What a suite may hold (input errors at the key past them, before any work): a file of at most
+// 4 MiB; strings of at most 4096 bytes, without control characters (tab and newline allowed in
+// descriptions and text parameters) or Unicode bidirectional controls; lists of at most 10 000
+// numbers; sweep axes of at most 1000 values; at most 1000 repeats; at most 100 000 cases.
+inline constexpr std::uintmax_t kMaxSuiteFileBytes = 4u << 20;
+inline constexpr std::size_t kMaxStringBytes = 4096;
+inline constexpr std::size_t kMaxListValues = 10000;
+inline constexpr std::size_t kMaxSweepValues = 1000;
+inline constexpr std::int64_t kMaxRepeats = 1000;
+inline constexpr double kMaxCases = 100000;
 inline const std::string& objective_label(const Case& c) {
   static const std::string control = kControlLabel;
   return c.objective != nullptr ? c.objective->label : control;

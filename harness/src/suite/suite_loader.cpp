@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -119,6 +120,30 @@ class Loader {
     }
   }
 
+  // A string value within kMaxStringBytes and free of control characters (tab and newline where
+  // `multiline`) and of the Unicode bidirectional controls that can make a title read otherwise.
+  void check_string(const toml::node& n, const std::string& what, bool multiline) const {
+    const std::string& v = n.as_string()->get();
+    if (v.size() > kMaxStringBytes)
+      fail_at(&n, what + " is " + std::to_string(v.size()) + " bytes long; strings are limited to " +
+                      std::to_string(kMaxStringBytes));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const auto c = static_cast<unsigned char>(v[i]);
+      const bool allowed_space = c == '\t' || (multiline && (c == '\n' || c == '\r'));
+      if ((c < 0x20 && !allowed_space) || c == 0x7f) {
+        char code[8];
+        std::snprintf(code, sizeof code, "U+%04X", c);
+        fail_at(&n, what + " holds the control character " + code + " at byte " + std::to_string(i));
+      }
+      // UTF-8 of U+200E/U+200F (E2 80 8E/8F), U+202A…U+202E (E2 80 AA…AE), U+2066…U+2069 (E2 81 A6…A9)
+      if (c == 0xe2 && i + 2 < v.size()) {
+        const auto b = static_cast<unsigned char>(v[i + 1]), d = static_cast<unsigned char>(v[i + 2]);
+        if ((b == 0x80 && (d == 0x8e || d == 0x8f || (d >= 0xaa && d <= 0xae))) || (b == 0x81 && d >= 0xa6 && d <= 0xa9))
+          fail_at(&n, what + " holds a Unicode bidirectional control character at byte " + std::to_string(i));
+      }
+    }
+  }
+
   std::string get_string(const Layers& t, const std::string& key, const std::string& context,
                          std::optional<std::string> fallback = std::nullopt) const {
     const toml::node* n = t.get(key);
@@ -127,6 +152,7 @@ class Loader {
       fail_at(t.where(), "missing key '" + key + "' in " + context);
     }
     if (!n->is_string()) fail_at(n, "'" + key + "' in " + context + " must be a string, got " + type_name(*n));
+    check_string(*n, "'" + key + "' in " + context, key == "description");
     return n->as_string()->get();
   }
 
@@ -156,10 +182,16 @@ class Loader {
         break;
       case ParamType::text:
       case ParamType::path:
-        if (n.is_string()) return n.as_string()->get();
+        if (n.is_string()) {
+          check_string(n, owner + ": parameter '" + decl.name + "'", decl.type == ParamType::text);
+          return n.as_string()->get();
+        }
         break;
       case ParamType::real_list:
         if (n.is_array()) {
+          if (n.as_array()->size() > kMaxListValues)
+            fail_at(&n, owner + ": parameter '" + decl.name + "' lists " + std::to_string(n.as_array()->size()) +
+                            " values; lists are limited to " + std::to_string(kMaxListValues));
           std::vector<double> values;
           for (const toml::node& item : *n.as_array()) {
             if (item.is_floating_point()) values.push_back(item.as_floating_point()->get());
@@ -397,6 +429,8 @@ class Loader {
       if (key == "repeats") {
         if (!node->is_integer() || node->as_integer()->get() < 1)
           fail_at(node, "'repeats' in [sweep] must be an integer >= 1 (seeds per grid point)");
+        if (node->as_integer()->get() > kMaxRepeats)
+          fail_at(node, "'repeats' in [sweep] is limited to " + std::to_string(kMaxRepeats));
         if (repeats_set_in_suite_)
           fail_at(key_source, "'repeats' is set both in [suite] (or a profile's [suite]) and in [sweep]: set it in one place");
         suite.repeats = node->as_integer()->get();
@@ -463,6 +497,9 @@ class Loader {
                           (node->is_array() ? std::string("an empty array") : type_name(*node)));
       if (decl.type == ParamType::path)
         fail_at(key_source, "[sweep] '" + key + "' is a path parameter: give each file its own entry instead");
+      if (node->as_array()->size() > kMaxSweepValues)
+        fail_at(node, "[sweep] '" + key + "' lists " + std::to_string(node->as_array()->size()) +
+                          " values; an axis is limited to " + std::to_string(kMaxSweepValues));
       axis.numeric = decl.type == ParamType::integer || decl.type == ParamType::real;
       std::set<std::string> seen;
       for (const toml::node& item : *node->as_array()) {
@@ -601,6 +638,7 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
   suite.seed = static_cast<std::uint64_t>(get_int(head, "seed", "[suite]", 0, 0));
   if (options.seed) suite.seed = *options.seed;
   suite.repeats = get_int(head, "repeats", "[suite]", 1, 1);
+  if (suite.repeats > kMaxRepeats) fail_at(head.get("repeats"), "'repeats' in [suite] is limited to " + std::to_string(kMaxRepeats));
   repeats_set_in_suite_ = head.get("repeats") != nullptr;
   suite.threads = get_int(head, "threads", "[suite]", 0, 0);
   suite.ensemble = get_string(head, "ensemble", "[suite]", std::string("auto"));
@@ -675,6 +713,14 @@ Suite Loader::resolve_profile(const toml::table& root, const std::string& profil
     fail_located(message);
   }
   resolve_sweep(suite, *task, sweep_table);
+  // Before anything is expanded: datasets × (objectives + a control) × every axis × repeats.
+  double cases = static_cast<double>(suite.datasets.size()) * static_cast<double>(suite.objectives.size() + 1) *
+                 static_cast<double>(suite.repeats);
+  for (const SweepAxis& axis : suite.sweep) cases *= static_cast<double>(axis.values.size());
+  if (cases > kMaxCases)
+    fail_at(root.get("sweep") != nullptr ? root.get("sweep") : head.where(),
+            "the grid makes up to " + format_general(cases) + " cases (datasets × objectives × sweep values × repeats); "
+            "a suite is limited to " + format_general(kMaxCases));
   try {
     task->check_params(suite.task_params);
     for (const auto& o : suite.objectives)
@@ -715,6 +761,10 @@ Suite Loader::load(const SuiteOptions& options) {
   std::error_code ec;
   if (!text_ && !std::filesystem::is_regular_file(path_, ec))
     throw InputError(path_.string() + ": suite file does not exist or is not a file");
+  const std::uintmax_t bytes = text_ ? text_->size() : std::filesystem::file_size(path_, ec);
+  if (bytes > kMaxSuiteFileBytes)
+    throw InputError(path_.string() + ": suite file is " + std::to_string(bytes) + " bytes; suites are limited to " +
+                     std::to_string(kMaxSuiteFileBytes));
   toml::table root;
   try {
     root = text_ ? toml::parse(*text_, path_.string()) : toml::parse_file(path_.string());

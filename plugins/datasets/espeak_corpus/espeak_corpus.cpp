@@ -53,9 +53,10 @@ constexpr rpcbench::ParamSpec kParams[] = {
     {"rate_max", ParamType::integer, "210", "fastest speaking rate"},
     {"edge_silence_ms", ParamType::integer, "200",
      "silence before and after each utterance: uniform in [half, all] of this"},
-    {"word_list", ParamType::text, "\"/usr/share/dict/american-english\"",
-     "one word a line (Debian: wamerican); lower-case a–z words of 2–12 letters are used"},
-    {"sentence_file", ParamType::text, "\"\"",
+    {"word_list", ParamType::path, "\"\"",
+     "one word a line; lower-case a–z words of 2–12 letters are used (\"\": Debian's wamerican, "
+     "/usr/share/dict/american-english)"},
+    {"sentence_file", ParamType::path, "\"\"",
      "if set: sentences are its non-empty lines (in turn) instead of random words"},
     {"jobs", ParamType::integer, "0",
      "synthesis processes (0: one per core); does not change the corpus"},
@@ -82,7 +83,18 @@ std::string sha256_hex(const std::string& bytes) {
   return out;
 }
 
+// Word lists and sentence files are text of a few MB: a device, a FIFO or a huge file is refused
+// before it is read (/dev/zero read until bad_alloc, a FIFO hung).
+constexpr std::uintmax_t kMaxTextBytes = 64u << 20;
+constexpr const char* kDefaultWordList = "/usr/share/dict/american-english";
+
 std::string read_text(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw std::runtime_error("espeak_corpus: the " + what + " '" + path.string() + "' is not a regular file");
+  if (fs::file_size(path, ec) > kMaxTextBytes || ec)
+    throw std::runtime_error("espeak_corpus: the " + what + " '" + path.string() + "' is larger than " +
+                             std::to_string(kMaxTextBytes >> 20) + " MiB");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw std::runtime_error("espeak_corpus: cannot read the " + what + " '" + path.string() + "'");
@@ -250,7 +262,8 @@ class EspeakCorpus : public ds::SpeechDataset {
         throw std::runtime_error("espeak_corpus: sentence_file '" + sentence_file +
                                  "' has no sentences");
     } else {
-      text_source = read_text(p.get_string("word_list"), "word_list");
+      const std::string& list = p.get_string("word_list");
+      text_source = read_text(list.empty() ? std::string(kDefaultWordList) : list, "word_list");
       static const std::regex plain("[a-z]{2,12}");
       std::stringstream in(text_source);
       for (std::string w; std::getline(in, w);)

@@ -10,6 +10,12 @@
 namespace rpcbench::datasets {
 namespace {
 
+// A field as an error message shows it: at most 60 bytes of it.
+std::string shown(const std::string& text) {
+  if (text.size() <= 60) return text;
+  return text.substr(0, 60) + "… (" + std::to_string(text.size()) + " bytes)";
+}
+
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& where, const std::string& what) {
   throw SampleFileError(path.string() + (where.empty() ? "" : ":" + where) + ": " + what);
 }
@@ -77,7 +83,7 @@ PairedSamples read_samples_csv(const std::filesystem::path& path) {
       const std::string expected = in_x ? "X" + std::to_string(samples.x.cols + 1) +
                                               (samples.x.cols > 0 ? " or Y1" : "")
                                         : "Y" + std::to_string(samples.y.cols + 1);
-      fail(path, where, "header column '" + f.text + "': expected " + expected + " (the header is X1..Xn,Y1..Ym)");
+      fail(path, where, "header column '" + shown(f.text) + "': expected " + expected + " (the header is X1..Xn,Y1..Ym)");
     }
   }
   if (samples.x.cols == 0) fail(path, std::to_string(line_number) + ":1", "the header has no X columns (expected X1..Xn,Y1..Ym)");
@@ -104,11 +110,15 @@ PairedSamples read_samples_csv(const std::filesystem::path& path) {
                                      : "Y" + std::to_string(i + 1 - samples.x.cols);
       if (f.text.empty() || end != begin + f.text.size())
         fail(path, std::to_string(line_number) + ":" + std::to_string(f.column),
-             "'" + f.text + "' in column " + column + " is not a number");
+             "'" + shown(f.text) + "' in column " + column + " is not a number");
+      // strtod also reads C99 hex floats (0x1p3); a CSV of samples holds decimal numbers.
+      if (f.text.find_first_of("xX") != std::string::npos)
+        fail(path, std::to_string(line_number) + ":" + std::to_string(f.column),
+             "'" + shown(f.text) + "' in column " + column + " is a hexadecimal number; write decimal numbers");
       // ERANGE on underflow (1e-320) still gives a usable value; only overflow is refused.
       if (!std::isfinite(v) || (errno == ERANGE && std::abs(v) == HUGE_VAL))
         fail(path, std::to_string(line_number) + ":" + std::to_string(f.column),
-             "'" + f.text + "' in column " + column + " is not a finite number");
+             "'" + shown(f.text) + "' in column " + column + " is not a finite number");
       (i < static_cast<std::size_t>(samples.x.cols) ? samples.x : samples.y).values.push_back(v);
     }
     ++samples.x.rows, ++samples.y.rows;
@@ -126,10 +136,11 @@ SampleMatrix read_npy(const std::filesystem::path& path) {
   in.read(magic, 8);
   if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "", "not an .npy file (no \\x93NUMPY magic)");
   const int major = static_cast<unsigned char>(magic[6]);
+  if (major < 1 || major > 3) fail(path, "", "unsupported .npy format version " + std::to_string(major));
   std::uint32_t header_length = 0;
   unsigned char length_bytes[4] = {};
   in.read(reinterpret_cast<char*>(length_bytes), major == 1 ? 2 : 4);
-  if (!in || major < 1 || major > 3) fail(path, "", "unsupported .npy format version " + std::to_string(major));
+  if (!in) fail(path, "", "the .npy file is truncated (it ends inside its header length)");
   for (int i = (major == 1 ? 1 : 3); i >= 0; --i) header_length = header_length << 8 | length_bytes[i];
   std::error_code size_error;
   if (header_length > std::filesystem::file_size(path, size_error) || size_error)

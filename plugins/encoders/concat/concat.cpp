@@ -13,6 +13,8 @@ constexpr rpcbench::ParamSpec kParams[] = {
     {"hidden", ParamType::integer, "512", "width of each hidden layer"},
     {"layers", ParamType::integer, "2", "hidden layers (≥ 1)"},
     {"activation", ParamType::text, "\"relu\"", "relu, elu, tanh, gelu, silu or leaky_relu"},
+    {"precision", ParamType::text, "\"float32\"",
+     "float32, or bfloat16 for the N²-row layers (the read-out layer stays float32)"},
 };
 
 struct ConcatModule : torch::nn::Module {
@@ -42,6 +44,7 @@ class Concat : public rpcbench::Encoder {
     rpcbench::encoders::require_pairs(p, input);
     const auto hidden = p.get_int_in("hidden", 1);
     const auto layers = p.get_int_in("layers", 1, 64);
+    compute_ = rpcbench::encoders::compute_dtype(p, "precision");
     using rpcbench::encoders::flat_size;
     // The first hidden layer is split out above; the tail holds the remaining layers.
     module_ = std::make_shared<ConcatModule>(
@@ -57,9 +60,10 @@ class Concat : public rpcbench::Encoder {
     const std::int64_t n = x.size(0);
     const torch::Tensor ax = module_->first_x->forward(x.flatten(1));  // [N, H] over j
     const torch::Tensor by = module_->first_y->forward(y.flatten(1));  // [N, H] over i
-    const torch::Tensor pre = by.unsqueeze(1) + ax.unsqueeze(0);       // [i, j, H]
+    const torch::Tensor pre = by.to(compute_).unsqueeze(1) + ax.to(compute_).unsqueeze(0);  // [i, j, H]
     const torch::Tensor hidden = module_->activation.forward(pre.reshape({n * n, -1}));
-    return module_->tail->forward(hidden).reshape({n, n});  // S[i, j] = f(x_j, y_i)
+    // S[i, j] = f(x_j, y_i)
+    return rpcbench::encoders::mlp_forward(module_->tail, hidden, compute_).reshape({n, n});
   }
 
   torch::Tensor stacked_score_matrices(const std::vector<torch::Tensor>& params, const torch::Tensor& x,
@@ -68,14 +72,16 @@ class Concat : public rpcbench::Encoder {
     const std::int64_t members = x.size(0), n = x.size(1);
     const torch::Tensor ax = torch::baddbmm(params[1].unsqueeze(1), x.flatten(2), params[0].transpose(1, 2));
     const torch::Tensor by = torch::bmm(y.flatten(2), params[2].transpose(1, 2));
-    const torch::Tensor pre = by.unsqueeze(2) + ax.unsqueeze(1);  // [m, i, j, H]
+    const torch::Tensor pre = by.to(compute_).unsqueeze(2) + ax.to(compute_).unsqueeze(1);  // [m, i, j, H]
     const torch::Tensor hidden = module_->activation.forward(pre.reshape({members, n * n, -1}));
     auto next = params.cbegin() + 3;
-    return rpcbench::encoders::stacked_mlp_forward(module_->tail, next, hidden).reshape({members, n, n});
+    return rpcbench::encoders::stacked_mlp_forward(module_->tail, next, hidden, compute_)
+        .reshape({members, n, n});
   }
 
  private:
   std::shared_ptr<ConcatModule> module_;
+  torch::Dtype compute_ = torch::kFloat32;
 };
 
 }  // namespace
