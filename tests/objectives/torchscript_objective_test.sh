@@ -123,8 +123,11 @@ refuse learnable.pt "has learnable parameters (log_temperature)"
 refuse inplace_state.pt "has been modified by an inplace operation"
 refuse topk.pt "RuntimeError: selected index k out of range (at: hardest = torch.topk(neg, self.k, 1)[0])"
 refuse metric_named_diagnostic.pt "forward's diagnostic 'grad_norm' is named like a metric"
-refuse unknown_op.pt "possibly saved by a newer PyTorch than this harness's LibTorch 1.13"
-refuse newer_format.pt "its archive format is version 11, LibTorch 1.13"
-refuse newer_torch.pt "was saved by PyTorch 2.1.0, newer than this harness's LibTorch 1.13"
+# python3-torch and libtorch-dev are one Debian source package: its version is the harness's.
+torch_major_minor=$("$python" -c 'import torch; print(".".join(torch.__version__.split(".")[:2]))')
+next_minor=$("$python" -c 'import torch; a, b = torch.__version__.split(".")[:2]; print(f"{a}.{int(b) + 1}.0")')
+refuse unknown_op.pt "possibly saved by a newer PyTorch than this harness's LibTorch $torch_major_minor"
+refuse newer_format.pt "its archive format is version 11, LibTorch $torch_major_minor"
+refuse newer_torch.pt "was saved by PyTorch $next_minor, newer than this harness's LibTorch $torch_major_minor"
 refuse infonce.pt "no attribute 'tau' (settable: temperature)" "tau=2"
 echo "torchscript objective: docs suite, equality with infonce, provenance and refusals checked"

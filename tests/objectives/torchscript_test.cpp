@@ -229,7 +229,8 @@ TEST_F(TorchScriptObjective, BadModulesAreRefusedAtConstructionNamingTheProblem)
        "was saved by a newer PyTorch than this harness's LibTorch " TORCH_VERSION
        ": its archive format is version 11, LibTorch " TORCH_VERSION " reads versions up to 10"},
       {"newer_torch.pt",
-       "was saved by PyTorch 2.1.0, newer than this harness's LibTorch " TORCH_VERSION},
+       "was saved by PyTorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR + 1) +
+           ".0, newer than this harness's LibTorch " TORCH_VERSION},
   };
   for (const auto& [name, message] : expected) {
     const std::string e = refusal(name);

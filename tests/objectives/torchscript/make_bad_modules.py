@@ -136,13 +136,15 @@ with open(f"{out}/text.pt", "w") as f:
     f.write("def forward(pos, neg): return pos\n")
 
 # What a newer PyTorch writes: an archive format version past this LibTorch's, and (loadable, but
-# not forward compatible) a module whose version record names PyTorch 2.1.
+# not forward compatible) a module whose version record names the next minor release of this
+# PyTorch (python3-torch and libtorch-dev are one Debian source package: the same version).
 with zipfile.ZipFile(f"{out}/infonce.pt") as src, zipfile.ZipFile(f"{out}/newer_format.pt", "w") as dst:
     for item in src.infolist():
         data = src.read(item)
         dst.writestr(item, b"11\n" if item.filename.endswith("/version") else data)
 scripted = torch.jit.load(f"{out}/infonce.pt")
-scripted.save(f"{out}/newer_torch.pt", _extra_files={"torch_version": "2.1.0"})
+major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+scripted.save(f"{out}/newer_torch.pt", _extra_files={"torch_version": f"{major}.{minor + 1}.0"})
 # What PyTorch 2.x usually writes: format 10 or below, no version record, and code that calls an
 # operator this LibTorch lacks (here a made-up one in place of logsumexp).
 with zipfile.ZipFile(f"{out}/infonce.pt") as src, zipfile.ZipFile(f"{out}/unknown_op.pt", "w") as dst:
