@@ -356,6 +356,13 @@ TEST(CompareCli, ImportRefusesAnExportThatDoesNotFitTheSchema) {
       {[](auto& d) { d["cases"][1]["case_key"] = d["cases"][0]["case_key"]; }, "at /cases/1/case_key: case '"},
       {[](auto& d) { d["cases"] = nlohmann::json::object(); }, "at /cases: expected an array"},
       {[](auto& d) { d["schema"] = "1"; }, "is not an rpcbench export"},
+      {[](auto& d) { d["run"]["resolved_suite"]["suite"]["repeats"] = "many"; }, "resolved_suite/suite/repeats: expected an integer"},
+      {[](auto& d) { d["run"]["resolved_suite"]["gates"] = 5; }, "resolved_suite/gates: expected an array"},
+      {[](auto& d) { d["run"]["resolved_suite"]["gates"] = {{{"metric", "mse"}, {"abs_tolerance", "big"}}}; },
+       "resolved_suite/gates/0/abs_tolerance: expected a number"},
+      {[](auto& d) { d["run"]["started_at"] = "9999-zzz"; }, "at /run/started_at: expected a UTC time"},
+      {[](auto& d) { d["cases"][0]["config_text"] = "not json"; }, "at /cases/0/config_text: expected the case's resolved"},
+      {[](auto& d) { d["cases"][0]["case_key"] = "free form"; }, "at /cases/0/case_key: expected dataset=D/objective=O"},
   };
   for (std::size_t i = 0; i < mutations.size(); ++i) {
     nlohmann::json bad = doc;
@@ -368,14 +375,16 @@ TEST(CompareCli, ImportRefusesAnExportThatDoesNotFitTheSchema) {
     EXPECT_NE(r.output.find(file), std::string::npos) << i << ": " << r.output;
     EXPECT_FALSE(std::filesystem::exists(target)) << i;  // a failed import creates no database
   }
-  // A good file beside a bad one: nothing imported into an existing database either.
+  // A good file (a run new to the database) beside a bad one: nothing imported, even the good one.
   const std::string existing = (dir.path() / "existing.db").string();
   ASSERT_EQ(test::run_command(h + " import " + good + " --db " + existing).exit_code, 0);
-  nlohmann::json twice = doc;
-  twice["run"]["started_at"] = "2000-01-01T00:00:00Z";
-  twice["cases"][1]["seed"] = 1.5;
-  const std::string bad = dir.write("twice.json", twice.dump()).string();
-  EXPECT_EQ(test::run_command(h + " import " + good + " " + bad + " --db " + existing).exit_code, 2);
+  nlohmann::json fresh = doc;
+  fresh["run"]["started_at"] = "2000-01-01T00:00:00.000Z";
+  const std::string new_good = dir.write("new_good.json", fresh.dump()).string();
+  fresh["run"]["started_at"] = "2000-01-02T00:00:00.000Z";
+  fresh["cases"][1]["seed"] = 1.5;
+  const std::string bad = dir.write("twice.json", fresh.dump()).string();
+  EXPECT_EQ(test::run_command(h + " import " + new_good + " " + bad + " --db " + existing).exit_code, 2);
   Database check(existing, Database::Mode::read_only);
   auto runs = check.prepare("SELECT count(*) FROM runs");
   runs.step();

@@ -6,10 +6,12 @@
 #include "suite/suite.hpp"
 #include "test_support.hpp"
 #include "util/errors.hpp"
+#include "util/hash.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace rpcbench {
@@ -20,15 +22,17 @@ struct FakeRun {
     suite.name = "fake";
     suite.task = "mi";
     suite.path = "suites/fake.toml";
-    suite.resolved_text = "{}";
-    suite.resolved_hash = "abc";
+    // What the suite loader writes, in its smallest form (merge checks it as import does).
+    suite.resolved_text = R"({"datasets":[],"encoder":{},"objectives":[],"suite":{"name":"fake","profile":"","repeats":1,"seed":0,"task":"mi"},"task":{}})";
+    suite.resolved_hash = sha256_hex(suite.resolved_text);
     dataset.label = "d";
     encoder.label = "e";
     objective.label = "o";
     for (int i = 0; i < 2; ++i) {
       Case c;
       c.index = i;
-      c.key = "case" + std::to_string(i);
+      c.key = "dataset=d/objective=o/repeat=" + std::to_string(i);
+      c.config_text = "{}";
       c.dataset = std::make_shared<PluginUse>(dataset);
       c.encoder = std::make_shared<PluginUse>(encoder);
       c.objective = std::make_shared<PluginUse>(objective);
@@ -89,7 +93,7 @@ TEST(Database, ReporterRoundTrip) {
   EXPECT_EQ(r.column_text(1), "deadbeef");
   EXPECT_EQ(r.column_int(2), 2);
   EXPECT_EQ(r.column_text(3), "finished");
-  auto c = ro.prepare("SELECT status, message, stopped_step, seed, threads FROM cases WHERE case_key = 'case0'");
+  auto c = ro.prepare("SELECT status, message, stopped_step, seed, threads FROM cases WHERE case_key = 'dataset=d/objective=o/repeat=0'");
   ASSERT_TRUE(c.step());
   EXPECT_EQ(c.column_text(0), "diverged");
   EXPECT_EQ(c.column_text(1), "loss is nan at step 1");
@@ -136,7 +140,7 @@ TEST(Database, AbandonedRunIsMarkedKilledAndResumeRerunsOnlyIncompleteCases) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 2);
   const auto point = prepare_resume(db, run.suite, std::nullopt);
   ASSERT_TRUE(point.has_value());
-  EXPECT_EQ(point->completed_case_keys, std::set<std::string>{"case0"});
+  EXPECT_EQ(point->completed_case_keys, std::set<std::string>{"dataset=d/objective=o/repeat=0"});
   EXPECT_EQ(count(db, "SELECT count(*) FROM cases"), 1);
   EXPECT_EQ(count(db, "SELECT count(*) FROM samples"), 0);
 }
@@ -265,7 +269,15 @@ TEST(Database, PlantedTriggersViewsAndChangedTablesAreRefused) {
       {"PRAGMA foreign_keys = OFF; DROP VIEW case_summaries; DROP TABLE runs; CREATE VIEW runs AS WITH RECURSIVE "
        "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i AS run_id FROM n",
        "'runs' is a view, not rpcbench's table"},
-      {"ALTER TABLE cases ADD COLUMN note TEXT", "table 'cases' does not have rpcbench's columns"},
+      {"ALTER TABLE cases ADD COLUMN note TEXT", "table 'cases' is not rpcbench's"},
+      // Rows written past CREATE: a type in capitals (SQLite reads it case-insensitively) and a
+      // name in SQLite's own namespace (which it does not enforce there) are triggers all the same.
+      {"PRAGMA writable_schema = ON; INSERT INTO sqlite_master VALUES ('TRIGGER', 'loud', 'summaries', 0, "
+       "'CREATE TRIGGER loud AFTER INSERT ON summaries BEGIN UPDATE summaries SET value = -999; END')",
+       "holds a trigger 'loud'"},
+      {"PRAGMA writable_schema = ON; INSERT INTO sqlite_master VALUES ('trigger', 'sqlite_hidden', 'runs', 0, "
+       "'CREATE TRIGGER sqlite_hidden AFTER INSERT ON runs BEGIN DELETE FROM cases; END')",
+       "holds a trigger 'sqlite_hidden'"},
   };
   for (std::size_t i = 0; i < plants.size(); ++i) {
     const auto path = dir.path() / ("p" + std::to_string(i) + ".db");
@@ -285,6 +297,33 @@ TEST(Database, PlantedTriggersViewsAndChangedTablesAreRefused) {
     }
     Database target(dir.path() / "target.db", Database::Mode::read_write);
     EXPECT_THROW(merge_database(target, path), InputError) << plants[i].first;
+  }
+  // The same columns without UNIQUE (run_id, case_key): a case could then count twice as a seed.
+  {
+    const auto path = dir.path() / "unique.db";
+    { Database made(path, Database::Mode::read_write); }
+    sqlite3* raw = nullptr;
+    sqlite3_open(path.c_str(), &raw);
+    sqlite3_stmt* q = nullptr;
+    sqlite3_prepare_v2(raw, "SELECT sql FROM sqlite_master WHERE name = 'cases'", -1, &q, nullptr);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    const auto unique = sql.find("UNIQUE (run_id, case_key)");
+    ASSERT_NE(unique, std::string::npos) << sql;
+    sql.erase(sql.rfind(',', unique), unique + std::strlen("UNIQUE (run_id, case_key)") - sql.rfind(',', unique));
+    ASSERT_EQ(sqlite3_exec(raw, ("PRAGMA foreign_keys = OFF; DROP TABLE cases; " + sql).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+    try {
+      Database db(path, Database::Mode::read_only);
+      ADD_FAILURE() << "a cases table without its UNIQUE constraint was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("table 'cases' is not rpcbench's (its columns or constraints differ)"),
+                std::string::npos)
+          << e.what();
+    }
   }
   const auto indexed = dir.path() / "indexed.db";
   { Database made(indexed, Database::Mode::read_write); }

@@ -110,7 +110,17 @@ TEST_F(SuiteLoader, RefusesSuitesPastTheLimitsAtTheKey) {
   e = error(replace(kValid, "name = \"tiny\"", "name = \"ti\\u0000ny\""));
   EXPECT_NE(e.find(":2:8: 'name' in [suite] holds the control character U+0000 at byte 2"), std::string::npos) << e;
   e = error(replace(kValid, "name = \"tiny\"", "name = \"tiny\"\ndescription = \"abc\\u202Edef\""));
-  EXPECT_NE(e.find("'description' in [suite] holds a Unicode bidirectional control character at byte 3"), std::string::npos) << e;
+  EXPECT_NE(e.find("'description' in [suite] holds a Unicode bidirectional control or line separator character at byte 3"),
+            std::string::npos)
+      << e;
+  // U+061C (a bidirectional mark), U+2028 (a line separator), U+009B (a one-byte terminal CSI), a
+  // carriage return in a description (it overwrites a terminal line): each refused.
+  for (const char* text : {"mi\\u061Cx", "mi\\u2028x", "mi\\u009B31mx"})
+    EXPECT_NE(error(replace(kValid, "name = \"tiny\"", std::string("name = \"") + text + "\"")).find(":2:8: 'name' in [suite] holds"),
+              std::string::npos)
+        << text;
+  EXPECT_NE(error(replace(kValid, "name = \"tiny\"", "name = \"tiny\"\ndescription = \"FAKE\\rreal\"")).find("U+000D"),
+            std::string::npos);
   EXPECT_EQ(load(replace(kValid, "name = \"tiny\"", "name = \"tiny\"\ndescription = \"two\\nlines\"")).description, "two\nlines");
   e = error(replace(kValid, "plugin = \"separable\"", "plugin = \"separable\"\nactivation = \"re\\u001blu\""));
   EXPECT_NE(e.find("parameter 'activation' holds the control character U+001B"), std::string::npos) << e;

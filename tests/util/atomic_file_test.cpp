@@ -29,6 +29,10 @@ TEST(AtomicFile, WritesTheWholeFileAndLeavesNoTemporary) {
   const mode_t mask = ::umask(0);
   ::umask(mask);
   EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);  // not mkstemp's 0600
+  // A name as long as the file system allows (255 bytes): the temporary's name is not longer.
+  const auto longest = dir.path() / std::string(255, 'n');
+  write_file_atomically(longest, "long");
+  EXPECT_EQ(read(longest), "long");
 }
 
 // The names the harness used before (`index.html.tmp`, `FILE.tmp`) planted as symlinks to a

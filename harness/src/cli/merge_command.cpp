@@ -1,4 +1,5 @@
 #include "cli/commands.hpp"
+#include "compare/compare.hpp"
 #include "db/merge.hpp"
 #include "run/aggregates.hpp"
 #include "util/errors.hpp"
@@ -22,7 +23,15 @@ int merge_command(const MergeArgs& args) {
     if (std::filesystem::exists(args.output, ec) && std::filesystem::equivalent(input, args.output, ec))
       throw InputError("merge: '" + input + "' is also the output");
   }
-  for (const auto& input : args.inputs) Database(input, Database::Mode::read_only);  // all valid before writing
+  // Every input valid before anything is written: the schema (on open) and each run's contents,
+  // with the checks `harness import` applies to an export.
+  for (const auto& input : args.inputs) {
+    Database in(input, Database::Mode::read_only);
+    std::vector<std::int64_t> runs;
+    for (auto s = in.prepare("SELECT run_id FROM runs ORDER BY run_id"); s.step();) runs.push_back(s.column_int(0));
+    for (std::int64_t run : runs)
+      check_export(run_export(in, run), "merge: " + input + ": run " + std::to_string(run), /*check_resolved_hash=*/true);
+  }
   Database out(args.output, Database::Mode::read_write);
   // Another merge into the same output may hold the write lock for a whole run's samples: wait
   // for it (then skip what it added) rather than fail after the usual 10 s.

@@ -5,6 +5,7 @@
 #include "stats/intervals.hpp"
 #include "stats/two_sample.hpp"
 #include "util/errors.hpp"
+#include "suite/suite.hpp"
 #include "util/hash.hpp"
 
 #include <nlohmann/json.hpp>
@@ -131,10 +132,19 @@ const char* to_string(Verdict v) {
   return "?";
 }
 
+json run_export(Database& db, std::int64_t run_id) {
+  try {
+    return run_json(db, run_id);
+  } catch (const json::exception& e) {
+    throw InputError("run " + std::to_string(run_id) + " in '" + db.path().string() +
+                     "': its stored resolved suite or provenance is not JSON: " + e.what());
+  }
+}
+
 std::string export_run(const std::string& db_path, std::optional<std::int64_t> run_id, const std::string& suite) {
   Database db(db_path, Database::Mode::read_only);
   const std::int64_t id = run_id ? pick_run(db, std::to_string(*run_id), suite, "export") : pick_run(db, "", suite, "export");
-  return run_json(db, id).dump(2) + "\n";
+  return run_export(db, id).dump(2) + "\n";
 }
 
 namespace {
@@ -266,7 +276,12 @@ json read_export(const std::filesystem::path& file, bool check_resolved_hash) {
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("schema") || doc["schema"] != 1 || !doc.contains("run") ||
       !doc.contains("cases"))
     throw InputError("import: '" + file.string() + "' is not an rpcbench export (JSON with schema 1; harness export)");
-  const ExportCheck check(file.string());
+  check_export(doc, file.string(), check_resolved_hash);
+  return doc;
+}
+
+void check_export(const json& doc, const std::string& where, bool check_resolved_hash) {
+  const ExportCheck check(where);
   for (const auto& [key, value] : doc.items())
     if (key != "schema" && key != "run" && key != "cases") check.fail("/" + key, "unknown key (schema, run, cases)");
   const json& run = doc["run"];
@@ -277,28 +292,18 @@ json read_export(const std::filesystem::path& file, bool check_resolved_hash) {
   if (!run.contains("resolved_suite") || !run["resolved_suite"].is_object())
     check.fail("/run/resolved_suite", "expected an object (the resolved suite)");
   const json& resolved = run["resolved_suite"];
-  // What report, claims and compare read of it.
-  if (!resolved.contains("suite") || !resolved["suite"].is_object())
-    check.fail("/run/resolved_suite", "missing object 'suite'");
-  for (const char* key : {"name", "task", "profile"})
-    if (!resolved["suite"].contains(key) || !resolved["suite"][key].is_string())
-      check.fail("/run/resolved_suite/suite", std::string("missing string '") + key + "'");
+  // What report, claims, compare and the aggregates read of it.
+  check_resolved_suite(resolved, where + ": at /run/resolved_suite");
   if (resolved["suite"]["name"] != run["suite_name"])
     check.fail("/run/resolved_suite/suite/name", "differs from /run/suite_name");
-  for (const char* key : {"datasets", "objectives"})
-    if (!resolved.contains(key) || !resolved[key].is_array())
-      check.fail("/run/resolved_suite", std::string("missing array '") + key + "'");
-  if (resolved.contains("sweep")) {
-    if (!resolved["sweep"].is_array()) check.fail("/run/resolved_suite/sweep", "expected an array");
-    for (std::size_t i = 0; i < resolved["sweep"].size(); ++i) {
-      const json& axis = resolved["sweep"][i];
-      if (!axis.is_object() || !axis.contains("key") || !axis["key"].is_string() || !axis.contains("values") ||
-          !axis["values"].is_array())
-        check.fail("/run/resolved_suite/sweep/" + std::to_string(i), "expected {key: string, values: array}");
-    }
-  }
+  // Times sort as text: a made-up one would always be the latest run.
+  static const std::regex kTime("\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z");
+  for (const char* key : {"started_at", "finished_at"})
+    if (run.contains(key) && run[key].is_string() && !std::regex_match(run[key].get<std::string>(), kTime))
+      check.fail(std::string("/run/") + key, "expected a UTC time YYYY-MM-DDTHH:MM:SS[.fff]Z");
   if (check_resolved_hash && sha256_hex(resolved.dump()) != run["resolved_hash"].get<std::string>())
     check.fail("/run/resolved_hash", "is not the SHA-256 of /run/resolved_suite (edited by hand?)");
+
 
   if (!doc["cases"].is_array()) check.fail("/cases", "expected an array");
   std::set<std::string> keys;
@@ -307,6 +312,14 @@ json read_export(const std::filesystem::path& file, bool check_resolved_hash) {
     const std::string at = "/cases/" + std::to_string(i);
     check.row(c, "cases", at, {"case_id", "run_id"}, {}, {"summaries"});
     check.status(c["status"], at + "/status");
+    static const std::regex kKey("dataset=[^/]+/objective=[^/]+(/[^/=]+=[^/]+)*/repeat=[0-9]+");
+    if (!std::regex_match(c["case_key"].get<std::string>(), kKey))
+      check.fail(at + "/case_key", "expected dataset=D/objective=O[/AXIS=VALUE…]/repeat=N");
+    for (const char* key : {"started_at", "finished_at"})
+      if (c.contains(key) && c[key].is_string() && !std::regex_match(c[key].get<std::string>(), kTime))
+        check.fail(at + "/" + key, "expected a UTC time YYYY-MM-DDTHH:MM:SS[.fff]Z");
+    const json config = json::parse(c["config_text"].get<std::string>(), nullptr, false);
+    if (!config.is_object()) check.fail(at + "/config_text", "expected the case's resolved configuration (a JSON object)");
     if (!keys.insert(c["case_key"].get<std::string>()).second)
       check.fail(at + "/case_key", "case '" + c["case_key"].get<std::string>().substr(0, 200) + "' appears twice");
     if (!c.contains("summaries") || !c["summaries"].is_object()) check.fail(at + "/summaries", "expected an object");
@@ -317,7 +330,6 @@ json read_export(const std::filesystem::path& file, bool check_resolved_hash) {
           check.fail(at + "/summaries/" + scope + "/" + name, "expected a number or null, got " + kind_of(value));
     }
   }
-  return doc;
 }
 
 bool import_run(Database& db, const json& doc) {
@@ -355,7 +367,10 @@ ResultSet load_result_set(const std::string& spec, const std::string& db_path, c
     if (is_sqlite(spec)) {
       Database db(spec, Database::Mode::read_only);
       const std::int64_t id = pick_run(db, "", suite, spec);
-      return from_json(run_json(db, id), "run " + std::to_string(id) + " in " + spec);
+      const std::string what = "run " + std::to_string(id) + " in " + spec;
+      const json doc = run_export(db, id);
+      check_export(doc, what, /*check_resolved_hash=*/false);
+      return from_json(doc, what);
     }
     std::ifstream in(spec);
     const json probe = json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -373,7 +388,10 @@ ResultSet load_result_set(const std::string& spec, const std::string& db_path, c
   if (!looks_like_ref)
     throw InputError("'" + spec + "' is not a file, a run id or a git SHA (7 to 40 hex digits)");
   const std::int64_t id = pick_run(db, spec, suite, spec);
-  return from_json(run_json(db, id), "run " + std::to_string(id) + " in " + db_path);
+  const std::string what = "run " + std::to_string(id) + " in " + db_path;
+  const json doc = run_export(db, id);
+  check_export(doc, what, /*check_resolved_hash=*/false);
+  return from_json(doc, what);
 }
 
 bool CompareReport::regression() const {

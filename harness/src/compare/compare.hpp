@@ -42,6 +42,11 @@ bool import_run(Database& db, const std::filesystem::path& file);
 // a stored run's must be); InputError naming the file and the JSON path otherwise.
 nlohmann::json read_export(const std::filesystem::path& file, bool check_resolved_hash = true);
 bool import_run(Database& db, const nlohmann::json& export_doc);
+// The same checks on an export made in memory (harness merge checks each run of its inputs as
+// `run_json` exports it); InputError messages start with `where`.
+void check_export(const nlohmann::json& doc, const std::string& where, bool check_resolved_hash);
+// A run as `harness export` writes it; InputError when its stored JSON does not parse.
+nlohmann::json run_export(Database& db, std::int64_t run_id);
 
 // diverged: a non-finite value on a side (reported; a finite baseline turning non-finite is a
 // regression instead). reported: a timing change, shown but not gated.

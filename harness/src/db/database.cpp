@@ -281,17 +281,27 @@ std::string columns_text(sqlite3* db, const std::string& table) {
   return text;
 }
 
-// name -> (type, sql) of every table, view and trigger in `db` (SQLite's own objects aside).
+// name -> (type, sql) of every row of sqlite_master but indexes: the type lower-cased, as SQLite
+// reads it when it loads the schema (a row typed 'TRIGGER' is a trigger), and no name skipped,
+// since SQLite does not reserve sqlite_ for rows written with writable_schema.
 std::map<std::string, std::pair<std::string, std::string>> schema_entries(sqlite3* db) {
   std::map<std::string, std::pair<std::string, std::string>> out;
   sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(db, "SELECT type, name, coalesce(sql, '') FROM main.sqlite_master WHERE type IN ('table', 'view', 'trigger') "
-                         "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &s, nullptr);
-  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW)
-    out[reinterpret_cast<const char*>(sqlite3_column_text(s, 1))] = {
-        reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), reinterpret_cast<const char*>(sqlite3_column_text(s, 2))};
+  sqlite3_prepare_v2(db, "SELECT lower(type), name, coalesce(sql, '') FROM main.sqlite_master WHERE lower(type) <> 'index'",
+                     -1, &s, nullptr);
+  while (s != nullptr && sqlite3_step(s) == SQLITE_ROW) {
+    const auto* type = sqlite3_column_text(s, 0);
+    const auto* name = sqlite3_column_text(s, 1);
+    out[name != nullptr ? reinterpret_cast<const char*>(name) : ""] = {
+        type != nullptr ? reinterpret_cast<const char*>(type) : "", reinterpret_cast<const char*>(sqlite3_column_text(s, 2))};
+  }
   sqlite3_finalize(s);
   return out;
+}
+
+// SQLite's own tables, made as it needs them (AUTOINCREMENT's counters, ANALYZE's statistics).
+bool sqlite_internal_table(const std::string& name) {
+  return name == "sqlite_sequence" || name.rfind("sqlite_stat", 0) == 0;
 }
 
 std::string squeezed(const std::string& sql) {  // whitespace runs as one space
@@ -317,7 +327,8 @@ const SchemaObjects& schema_objects_at(int version) {
     RPCBENCH_CHECK(sqlite3_exec(db, migration_sql(v), nullptr, nullptr, nullptr) == SQLITE_OK, "a migration failed in memory");
   SchemaObjects objects;
   for (const auto& [name, entry] : schema_entries(db)) {
-    if (entry.first == "table") objects.tables[name] = columns_text(db, name);
+    if (entry.first == "table" && !sqlite_internal_table(name))
+      objects.tables[name] = squeezed(entry.second) + "\n" + columns_text(db, name);
     if (entry.first == "view") objects.views[name] = squeezed(entry.second);
     RPCBENCH_CHECK(entry.first != "trigger", "the migrations make no triggers");
   }
@@ -331,21 +342,27 @@ void Database::check_schema_objects(int version) const {
   const SchemaObjects& expected = schema_objects_at(version);
   const auto actual = schema_entries(db_);
   const std::string where = "database '" + path_.string() + "' (schema version " + std::to_string(version) + ")";
-  for (const auto& [name, columns] : expected.tables) {
+  // The statement (with its constraints: a dropped UNIQUE lets a case count twice) and the columns.
+  for (const auto& [name, definition] : expected.tables) {
     const auto it = actual.find(name);
     if (it == actual.end()) throw InputError(where + " has no table '" + name + "'");
     if (it->second.first != "table")
       throw InputError(where + ": '" + name + "' is a " + it->second.first + ", not rpcbench's table");
-    if (columns_text(db_, name) != columns)
-      throw InputError(where + ": table '" + name + "' does not have rpcbench's columns");
+    if (squeezed(it->second.second) + "\n" + columns_text(db_, name) != definition)
+      throw InputError(where + ": table '" + name + "' is not rpcbench's (its columns or constraints differ)");
   }
   for (const auto& [name, entry] : actual) {
     const auto& [type, sql] = entry;
     if (type == "trigger")
       throw InputError(where + " holds a trigger '" + name + "' that rpcbench did not make; refused (a trigger runs " +
-                       "on the harness's writes)");
+                       "on the harness's writes): DROP TRIGGER it to use the database");
     if (type == "view" && (expected.views.count(name) == 0 || expected.views.at(name) != squeezed(sql)))
-      throw InputError(where + " holds a view '" + name + "' that rpcbench did not make; refused");
+      throw InputError(where + " holds a view '" + name + "' that rpcbench did not make; refused: DROP VIEW it " +
+                       "(or keep your views in another database) to use this one");
+    if (type != "table" && type != "view")
+      throw InputError(where + " holds a schema entry '" + name + "' of type '" + type + "'; refused");
+    if (type == "table" && name.rfind("sqlite_", 0) == 0 && !sqlite_internal_table(name))
+      throw InputError(where + " holds a table '" + name + "' named like SQLite's own; refused");
   }
   for (const auto& [name, sql] : expected.views)
     if (actual.count(name) == 0) throw InputError(where + " has no view '" + name + "'");

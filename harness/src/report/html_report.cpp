@@ -5,6 +5,7 @@
 #include "db/database.hpp"
 #include "report/svg_plot.hpp"
 #include "run/aggregates.hpp"
+#include "suite/suite.hpp"
 #include "tasks/task.hpp"
 #include "util/atomic_file.hpp"
 #include "util/errors.hpp"
@@ -370,9 +371,10 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
   }
   html << "</table>\n";
   const nlohmann::json resolved = nlohmann::json::parse(resolved_text, nullptr, false);
-  const int repeats = resolved.is_object() ? resolved["suite"].value("repeats", 1) : 1;
+  check_resolved_suite(resolved, "report: run " + std::to_string(run) + " in '" + db_path + "': its resolved suite");
+  const int repeats = static_cast<int>(resolved["suite"]["repeats"].get<std::int64_t>());
 
-  if (resolved.is_object() && resolved["suite"].contains("evidence")) claims_section(html, db, run, claims_subject);
+  if (resolved["suite"].contains("evidence")) claims_section(html, db, run, claims_subject);
 
   for (const auto& dataset : datasets) {
     html << "<h2>" << escape(dataset) << "</h2>\n";
@@ -380,7 +382,7 @@ std::filesystem::path write_html_report(const std::string& db_path, std::optiona
     for (const auto& c : cases)
       if (c.dataset == dataset) in.push_back(&c);
     for (const PlotSpec& plot : plots) html << draw(db, plot, dataset, in);
-    if (resolved.is_object() && resolved.contains("sweep"))
+    if (resolved.contains("sweep"))
       for (const auto& axis : resolved["sweep"]) html << axis_plots(db, run, axis, headline, dataset, in);
     if (repeats > 1) html << seed_plots(db, run, dataset, in);
   }

@@ -201,7 +201,8 @@ void recompute_aggregates(Database& db, std::int64_t run_id) {
   r.bind(1, run_id);
   RPCBENCH_CHECK(r.step(), "recompute_aggregates: no such run");
   const std::string task_name = r.column_text(0);
-  const nlohmann::json resolved = nlohmann::json::parse(r.column_text(1));
+  const nlohmann::json resolved = nlohmann::json::parse(r.column_text(1), nullptr, false);
+  check_resolved_suite(resolved, "run " + std::to_string(run_id) + ": its resolved suite");
   // The parts of the suite the statistics need: seed, repeats, and the grid's axes.
   Suite suite;
   suite.seed = resolved["suite"].value("seed", std::uint64_t{0});

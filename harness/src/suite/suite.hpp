@@ -6,6 +6,8 @@
 
 #include <rpcbench/plugin.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -154,6 +156,13 @@ inline const std::string& objective_label(const Case& c) {
 
 // Gates from a resolved suite's canonical JSON (as stored in runs.resolved_suite).
 std::vector<Gate> gates_from_resolved(const std::string& resolved_text);
+
+// The shape of a stored resolved suite that report, claims, compare and the aggregates read:
+// suite {name, task, profile, seed, repeats, evidence?}, task and encoder objects, datasets and
+// objectives arrays, sweep [{key, values}], gates [{metric, scope, better, …}], each with its
+// type. Throws InputError naming the JSON path below `where` (a stored one can be edited by hand,
+// an export can be crafted).
+void check_resolved_suite(const nlohmann::json& resolved, const std::string& where);
 
 // Case keys are "dataset=D/objective=O[/AXIS=VALUE…]/repeat=R", components in that order; a
 // group is a key without its repeat. Labels and axis keys hold no '/' or '='.

@@ -22,6 +22,30 @@
 namespace rpcbench {
 namespace {
 
+// Why `v` is not allowed as a suite string, or nothing: see check_string.
+std::optional<std::string> string_problem(const std::string& v, bool multiline) {
+  if (v.size() > kMaxStringBytes)
+    return " is " + std::to_string(v.size()) + " bytes long; strings are limited to " + std::to_string(kMaxStringBytes);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if ((c < 0x20 && c != '\t' && !(multiline && c == '\n')) || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "U+%04X", c);
+      return std::string(" holds the control character ") + code + " at byte " + std::to_string(i);
+    }
+    const auto next = [&](std::size_t k) { return i + k < v.size() ? static_cast<unsigned char>(v[i + k]) : 0u; };
+    // UTF-8: C1 controls U+0080…U+009F (C2 80…9F); U+061C (D8 9C); U+200E, U+200F, U+2028…U+202E
+    // (E2 80 8E/8F/A8…AE); U+2066…U+2069 (E2 81 A6…A9).
+    const bool c1 = c == 0xc2 && next(1) >= 0x80 && next(1) <= 0x9f;
+    const bool bidi = (c == 0xd8 && next(1) == 0x9c) ||
+                      (c == 0xe2 && next(1) == 0x80 && (next(2) == 0x8e || next(2) == 0x8f || (next(2) >= 0xa8 && next(2) <= 0xae))) ||
+                      (c == 0xe2 && next(1) == 0x81 && next(2) >= 0xa6 && next(2) <= 0xa9);
+    if (c1) return " holds a C1 control character at byte " + std::to_string(i);
+    if (bidi) return " holds a Unicode bidirectional control or line separator character at byte " + std::to_string(i);
+  }
+  return std::nullopt;
+}
+
 using json = nlohmann::json;
 
 const char* type_name(const toml::node& n) {
@@ -120,28 +144,11 @@ class Loader {
     }
   }
 
-  // A string value within kMaxStringBytes and free of control characters (tab and newline where
-  // `multiline`) and of the Unicode bidirectional controls that can make a title read otherwise.
+  // A string value within kMaxStringBytes and free of control characters (tab, and newline where
+  // `multiline`), of C1 controls and of the Unicode characters that can make text read otherwise
+  // (bidirectional controls, line and paragraph separators).
   void check_string(const toml::node& n, const std::string& what, bool multiline) const {
-    const std::string& v = n.as_string()->get();
-    if (v.size() > kMaxStringBytes)
-      fail_at(&n, what + " is " + std::to_string(v.size()) + " bytes long; strings are limited to " +
-                      std::to_string(kMaxStringBytes));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const auto c = static_cast<unsigned char>(v[i]);
-      const bool allowed_space = c == '\t' || (multiline && (c == '\n' || c == '\r'));
-      if ((c < 0x20 && !allowed_space) || c == 0x7f) {
-        char code[8];
-        std::snprintf(code, sizeof code, "U+%04X", c);
-        fail_at(&n, what + " holds the control character " + code + " at byte " + std::to_string(i));
-      }
-      // UTF-8 of U+200E/U+200F (E2 80 8E/8F), U+202A…U+202E (E2 80 AA…AE), U+2066…U+2069 (E2 81 A6…A9)
-      if (c == 0xe2 && i + 2 < v.size()) {
-        const auto b = static_cast<unsigned char>(v[i + 1]), d = static_cast<unsigned char>(v[i + 2]);
-        if ((b == 0x80 && (d == 0x8e || d == 0x8f || (d >= 0xaa && d <= 0xae))) || (b == 0x81 && d >= 0xa6 && d <= 0xa9))
-          fail_at(&n, what + " holds a Unicode bidirectional control character at byte " + std::to_string(i));
-      }
-    }
+    if (const auto problem = string_problem(n.as_string()->get(), multiline)) fail_at(&n, what + *problem);
   }
 
   std::string get_string(const Layers& t, const std::string& key, const std::string& context,
@@ -392,6 +399,7 @@ class Loader {
           fail_at(v, "'objectives' in " + context + " must be a non-empty array of objective labels (leave it out for all)");
         for (const toml::node& label : *labels) {
           if (!label.is_string()) fail_at(&label, "'objectives' in " + context + " must hold strings");
+          check_string(label, "an entry of 'objectives' in " + context, false);
           g.objectives.push_back(label.as_string()->get());
         }
       }
@@ -850,6 +858,9 @@ std::vector<std::filesystem::path> suite_group_members(const std::filesystem::pa
   const auto canonical = std::filesystem::weakly_canonical(path, ec);
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path.string() + ": suite file does not exist or is not a file");
+  if (const auto bytes = std::filesystem::file_size(path, ec); bytes > kMaxSuiteFileBytes)
+    throw InputError(path.string() + ": suite file is " + std::to_string(bytes) + " bytes; suites are limited to " +
+                     std::to_string(kMaxSuiteFileBytes));
   toml::table root;
   try {
     root = toml::parse_file(path.string());
@@ -869,6 +880,12 @@ std::vector<std::filesystem::path> suite_group_members(const std::filesystem::pa
   for (auto&& [key, node] : *head)
     if (key.str() != "name" && key.str() != "description" && key.str() != "members")
       fail(node, "unknown key '" + std::string(key.str()) + "' in the [suite] of a suite group (known: description, members, name)");
+  for (const char* key : {"name", "description"})
+    if (const toml::node* n = head->get(key)) {
+      if (!n->is_string()) fail(*n, std::string("'") + key + "' in the [suite] of a suite group must be a string");
+      if (const auto problem = string_problem(n->as_string()->get(), std::string(key) == "description"))
+        fail(*n, std::string("'") + key + "' in [suite]" + *problem);
+    }
   const toml::array* list = members->as_array();
   if (list == nullptr || list->empty()) fail(*members, "'members' must be a non-empty array of suite files");
   std::vector<std::filesystem::path> paths;
@@ -895,6 +912,76 @@ std::vector<std::filesystem::path> suite_group_members(const std::filesystem::pa
     paths.push_back(member);
   }
   return paths;
+}
+
+void check_resolved_suite(const json& r, const std::string& where) {
+  auto fail = [&](const std::string& at, const std::string& what) { throw InputError(where + at + ": " + what); };
+  auto object = [&](const json& parent, const char* key, const std::string& at) -> const json& {
+    if (!parent.contains(key) || !parent.at(key).is_object()) fail(at, std::string("missing object '") + key + "'");
+    return parent.at(key);
+  };
+  auto array = [&](const json& parent, const char* key, const std::string& at, bool required) {
+    if (!parent.contains(key)) {
+      if (required) fail(at, std::string("missing array '") + key + "'");
+      return;
+    }
+    if (!parent.at(key).is_array()) fail(at + "/" + key, "expected an array");
+  };
+  auto typed = [&](const json& parent, const char* key, const std::string& at, const char* kind, bool required) {
+    if (!parent.contains(key)) {
+      if (required) fail(at, std::string("missing ") + kind + " '" + key + "'");
+      return;
+    }
+    const json& v = parent.at(key);
+    const std::string k = kind;
+    const bool ok = k == "string" ? v.is_string() : k == "integer" ? v.is_number_integer() : k == "number" ? v.is_number() : v.is_boolean();
+    if (!ok) fail(at + "/" + key, std::string(k == "integer" ? "expected an " : "expected a ") + k);
+  };
+  if (!r.is_object()) fail("", "expected an object (the resolved suite)");
+  const json& suite = object(r, "suite", "");
+  for (const char* key : {"name", "task", "profile"}) typed(suite, key, "/suite", "string", true);
+  typed(suite, "seed", "/suite", "integer", true);
+  typed(suite, "repeats", "/suite", "integer", true);
+  const auto repeats = suite.at("repeats").get<std::int64_t>();
+  if (repeats < 1 || repeats > kMaxRepeats) fail("/suite/repeats", "must be in 1 … " + std::to_string(kMaxRepeats));
+  array(suite, "evidence", "/suite", false);
+  if (suite.contains("evidence"))
+    for (const auto& e : suite.at("evidence"))
+      if (!e.is_string()) fail("/suite/evidence", "expected strings");
+  object(r, "task", "");
+  object(r, "encoder", "");
+  for (const char* key : {"datasets", "objectives"}) {
+    array(r, key, "", true);
+    for (const auto& entry : r.at(key))
+      if (!entry.is_object()) fail(std::string("/") + key, "expected objects");
+  }
+  array(r, "sweep", "", false);
+  if (r.contains("sweep"))
+    for (std::size_t i = 0; i < r.at("sweep").size(); ++i) {
+      const json& axis = r.at("sweep").at(i);
+      const std::string at = "/sweep/" + std::to_string(i);
+      if (!axis.is_object()) fail(at, "expected {key, values}");
+      typed(axis, "key", at, "string", true);
+      array(axis, "values", at, true);
+      if (axis.at("values").empty()) fail(at + "/values", "is empty");
+      for (const auto& v : axis.at("values"))
+        if (!v.is_number() && !v.is_string() && !v.is_boolean()) fail(at + "/values", "expected numbers, strings or booleans");
+    }
+  array(r, "gates", "", false);
+  if (r.contains("gates"))
+    for (std::size_t i = 0; i < r.at("gates").size(); ++i) {
+      const json& g = r.at("gates").at(i);
+      const std::string at = "/gates/" + std::to_string(i);
+      if (!g.is_object()) fail(at, "expected an object");
+      typed(g, "metric", at, "string", true);
+      for (const char* key : {"scope", "better", "test"}) typed(g, key, at, "string", false);
+      for (const char* key : {"abs_tolerance", "rel_tolerance", "alpha"}) typed(g, key, at, "number", false);
+      typed(g, "timing", at, "boolean", false);
+      array(g, "objectives", at, false);
+      if (g.contains("objectives"))
+        for (const auto& o : g.at("objectives"))
+          if (!o.is_string()) fail(at + "/objectives", "expected strings");
+    }
 }
 
 std::vector<Gate> gates_from_resolved(const std::string& resolved_text) {

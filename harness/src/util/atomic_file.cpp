@@ -2,27 +2,34 @@
 
 #include "util/errors.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace rpcbench {
 namespace {
 
+// The process's umask, read without changing it (umask(2) sets as it reads: another thread
+// creating a file in between would get mode 0666).
 mode_t created_file_mode() {
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  return 0666 & ~mask;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Umask:", 0) == 0) return 0666 & ~static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  return 0644;
 }
 
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string name = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  // A short fixed prefix: a temporary named after a long file name would pass NAME_MAX.
+  std::string name = (dir / ".rpcbench-XXXXXX").string();
   const int fd = ::mkstemp(name.data());
   if (fd < 0)
     throw InputError("cannot write '" + path.string() + "': cannot create a file in '" + dir.string() +
@@ -50,6 +57,11 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     const std::string reason = std::strerror(errno);
     ::unlink(name.c_str());
     throw InputError("cannot write '" + path.string() + "': rename: " + reason);
+  }
+  // The rename itself durable: the folder's entry written too.
+  if (const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
 }
 

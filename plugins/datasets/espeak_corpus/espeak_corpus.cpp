@@ -281,6 +281,9 @@ class EspeakCorpus : public ds::SpeechDataset {
     settings["format"] = kFormat;
     settings["libraries"] = rpcbench::espeak::versions();
     settings["text_sha256"] = sha256_hex(text_source);
+    // The text is keyed by its content above; the list's name as it was keyed before it became a
+    // path parameter ("" now stands for the default), so that existing corpora stay valid.
+    if (p.get_string("word_list").empty()) settings["word_list"] = kDefaultWordList;
     settings["sample_rate"] = kRate;
     settings["frame_stride"] = kStride;
     const std::string hash = sha256_hex(settings.dump());

@@ -1,6 +1,9 @@
 #include "synthesis.hpp"
 
 #include <espeak-ng/speak_lib.h>
+#if RPCBENCH_ESPEAK_NG_HAS_RAND_SEED
+#include <espeak-ng/espeak_ng.h>
+#endif
 #include <soxr.h>
 
 #include <sys/types.h>
@@ -88,6 +91,9 @@ void synthesise_speaker(const SpeakerRequest& speaker, std::int64_t rate, std::i
   for (const UtteranceRequest& request : speaker.utterances) {
     Capture capture;
     std::srand(request.rand_seed);
+#if RPCBENCH_ESPEAK_NG_HAS_RAND_SEED
+    espeak_ng_SetRandSeed(static_cast<long>(request.rand_seed));  // 1.52+: its own generator
+#endif
     const espeak_ERROR rc = espeak_Synth(request.text.c_str(), request.text.size() + 1, 0,
                                          POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &capture);
     if (rc != EE_OK || espeak_Synchronize() != EE_OK)

@@ -24,7 +24,7 @@ struct Utterance {
 
 struct UtteranceRequest {
   std::string text;
-  unsigned rand_seed = 1;    // espeak-ng draws its noise from rand(): seeded per utterance
+  unsigned rand_seed = 1;    // espeak-ng's noise (rand() up to 1.51, its own generator from 1.52): seeded per utterance
   std::int64_t lead_ms = 0;  // silence added before and after the speech
   std::int64_t trail_ms = 0;
 };
