@@ -419,14 +419,16 @@ void one_run_db(const std::filesystem::path& path, const std::string& started, i
   Database db(path, Database::Mode::read_write);
   auto s = db.prepare("INSERT INTO runs (suite_name, suite_path, suite_sha256, profile, task, seed, resolved_suite, resolved_hash, "
                       "provenance, started_at, finished_at, status) VALUES ('stability-vision', 'p', 'h', '', 'contrastive', 0, "
-                      "'{\"suite\":{\"evidence\":[\"stability\"]}}', 'x', '{}', ?1, 't1', 'finished')");
+                      "'{\"datasets\":[],\"encoder\":{},\"objectives\":[],\"suite\":{\"evidence\":[\"stability\"],"
+                      "\"name\":\"stability-vision\",\"profile\":\"\",\"repeats\":5,\"seed\":0,\"task\":\"contrastive\"},"
+                      "\"task\":{}}', 'x', '{}', ?1, '2026-06-01T00:00:00.000Z', 'finished')");
   s.bind(1, started).run();
   const auto run = db.last_insert_id();
   for (const auto& [objective, diverged] : {std::pair<std::string, int>{"rpc", rpc_diverged}, {"dv", 5 - rpc_diverged}})
     for (int i = 0; i < 5; ++i) {
       auto c = db.prepare("INSERT INTO cases (run_id, case_key, dataset, encoder, objective, repeat, seed, config_text, config_hash, "
                           "device, threads, started_at, status) VALUES (?1, ?2, 'gaussian', 'e', ?3, ?4, 0, '{}', 'h', 'cpu', 1, "
-                          "'t', ?5)");
+                          "'2026-01-01T00:00:00.000Z', ?5)");
       c.bind(1, run).bind(2, "dataset=gaussian/objective=" + objective + "/repeat=" + std::to_string(i)).bind(3, objective);
       c.bind(4, static_cast<std::int64_t>(i)).bind(5, std::string(i < diverged ? "diverged" : "finished")).run();
     }

@@ -275,6 +275,11 @@ TEST(Database, PlantedTriggersViewsAndChangedTablesAreRefused) {
       {"PRAGMA writable_schema = ON; INSERT INTO sqlite_master VALUES ('TRIGGER', 'loud', 'summaries', 0, "
        "'CREATE TRIGGER loud AFTER INSERT ON summaries BEGIN UPDATE summaries SET value = -999; END')",
        "holds a trigger 'loud'"},
+      // A trigger named like the view (triggers have a namespace of their own), its row before the view's.
+      {"CREATE TRIGGER case_summaries AFTER INSERT ON runs BEGIN UPDATE runs SET suite_name = 'x'; END; "
+       "PRAGMA writable_schema = ON; CREATE TEMP TABLE v AS SELECT * FROM sqlite_master WHERE type = 'view'; "
+       "DELETE FROM sqlite_master WHERE type = 'view'; INSERT INTO sqlite_master SELECT * FROM v",
+       "holds a trigger 'case_summaries'"},
       {"PRAGMA writable_schema = ON; INSERT INTO sqlite_master VALUES ('trigger', 'sqlite_hidden', 'runs', 0, "
        "'CREATE TRIGGER sqlite_hidden AFTER INSERT ON runs BEGIN DELETE FROM cases; END')",
        "holds a trigger 'sqlite_hidden'"},

@@ -342,6 +342,18 @@ void Database::check_schema_objects(int version) const {
   const SchemaObjects& expected = schema_objects_at(version);
   const auto actual = schema_entries(db_);
   const std::string where = "database '" + path_.string() + "' (schema version " + std::to_string(version) + ")";
+  // Triggers first, on their own: they have a namespace of their own, so one may share a view's
+  // or a table's name (and hide behind it in the by-name map below).
+  {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT name FROM main.sqlite_master WHERE lower(type) = 'trigger' LIMIT 1", -1, &s, nullptr);
+    const bool any = s != nullptr && sqlite3_step(s) == SQLITE_ROW;
+    const std::string name = any && sqlite3_column_text(s, 0) != nullptr ? reinterpret_cast<const char*>(sqlite3_column_text(s, 0)) : "";
+    sqlite3_finalize(s);
+    if (any)
+      throw InputError(where + " holds a trigger '" + name + "' that rpcbench did not make; refused (a trigger runs " +
+                       "on the harness's writes): DROP TRIGGER it to use the database");
+  }
   // The statement (with its constraints: a dropped UNIQUE lets a case count twice) and the columns.
   for (const auto& [name, definition] : expected.tables) {
     const auto it = actual.find(name);
